@@ -1,0 +1,30 @@
+# The README's commands. Each target installs what it needs first (once; re-runs reuse the environment).
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.ferflow-installed
+CORES ?= all
+
+.PHONY: demo test test-all lint install clean-env
+
+demo: $(STAMP)  ## install, then run the whole pipeline on the embedded benchmark
+	$(BIN)/snakemake --cores $(CORES)
+
+test: $(STAMP)  ## install, then run the default test suite
+	$(BIN)/pytest
+
+test-all: $(STAMP)  ## also the slow tests
+	$(BIN)/pytest -m ""
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/snakemake --lint
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml scripts/bootstrap.sh
+	PYTHON=$(PYTHON) VENV=$(VENV) bash scripts/bootstrap.sh
+	touch $(STAMP)
+
+clean-env:
+	rm -rf $(VENV)

@@ -1,0 +1,21 @@
+# ferflow workflow. Parameters come from params.yaml, validated at parse time by the same schema as the CLI.
+from ferflow.config import ParamsError, validate_params
+
+
+configfile: "params.yaml"
+
+
+try:
+    PARAMS = validate_params(config, "params.yaml")
+except ParamsError as err:
+    raise WorkflowError(str(err)) from None
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/synthetic.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        rules.synthesize.output,

@@ -1,0 +1,3 @@
+"""ferflow: a reproducible pipeline for facial expression recognition (IFDD and DICE-FER)."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,132 @@
+"""The parameter schema: every knob of `params.yaml`, grouped by stage, validated once on load.
+
+Snakemake (at parse time) and the command line both load parameters through `load_params`, so a typo or an
+impossible value fails before any work, naming the key's full path and what was expected.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_serializer, model_validator
+
+DEFAULT_PARAMS = Path("params.yaml")
+
+
+class ParamsError(ValueError):
+    """A parameter file that cannot be used; the message lists every offending key."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
+
+
+class _Range(_Section):
+    """A closed interval [low, high]."""
+
+    low: float
+    high: float
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_pair(cls, value: Any) -> Any:
+        if isinstance(value, list | tuple):
+            if len(value) != 2:
+                raise ValueError(f"expected [low, high], got {len(value)} values")
+            return {"low": value[0], "high": value[1]}
+        return value
+
+    @model_serializer
+    def _to_pair(self) -> list[float]:
+        return [self.low, self.high]
+
+    @model_validator(mode="after")
+    def _ordered(self) -> _Range:
+        if self.low > self.high:
+            raise ValueError(f"low ({self.low}) is above high ({self.high})")
+        return self
+
+
+class FrameRange(_Range):
+    low: Annotated[int, Field(ge=2)]
+    high: Annotated[int, Field(ge=2)]
+
+
+class IntensityRange(_Range):
+    low: Fraction
+    high: Fraction
+
+
+class SyntheticParams(_Section):
+    """The embedded benchmark (see `ferflow.data.synthetic`)."""
+
+    size: Literal["tiny", "demo", "small", "large"] = "demo"
+    seed: Annotated[int, Field(ge=0)] = 0
+    identities: Annotated[int, Field(ge=5)] | None = None
+    clips_per_class: Annotated[int, Field(ge=1)] | None = None
+    images_per_class: Annotated[int, Field(ge=2)] | None = None
+    frame_size: Annotated[int, Field(ge=96, le=512)] = 128
+    fps: Annotated[int, Field(ge=5, le=60)] = 25
+    crf: Annotated[int, Field(ge=0, le=51)] = 23
+    keyframe_interval: Annotated[int, Field(ge=1)] = 12
+    identity_bias: Annotated[float, Field(ge=0.0, le=1.5)] = 0.5
+    episode_frames: FrameRange = FrameRange(low=8, high=16)
+    apex_intensity: IntensityRange = IntensityRange(low=0.7, high=1.0)
+    distractor_prob: Fraction = 0.3
+    distractor_intensity: Fraction = 0.35
+    talking_prob: Fraction = 0.5
+    talking_amplitude: Fraction = 0.6
+    blink_rate_hz: Annotated[float, Field(ge=0.0, le=2.0)] = 0.3
+    pose_deg: Annotated[float, Field(ge=0.0, le=30.0)] = 10.0
+    pose_shift: Annotated[float, Field(ge=0.0, le=0.15)] = 0.04
+    pose_scale: Annotated[float, Field(ge=0.0, le=0.3)] = 0.08
+    lighting_drift: Annotated[float, Field(ge=0.0, le=0.5)] = 0.15
+    noise_std: Annotated[float, Field(ge=0.0, le=0.2)] = 0.02
+    aligned_size: Annotated[int, Field(ge=64, le=256)] = 100
+    image_test_fraction: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.25
+    detection_upsample: Annotated[int, Field(ge=0, le=2)] = 1
+
+
+class Params(_Section):
+    """All of `params.yaml`."""
+
+    synthetic: SyntheticParams = SyntheticParams()
+
+
+def _describe(error: dict[str, Any]) -> str:
+    key = ".".join(str(part) for part in error["loc"])
+    if error["type"] == "extra_forbidden":
+        return f"{key}: unknown key"
+    message = error["msg"].removeprefix("Value error, ")
+    return f"{key}: {message} (got {error.get('input')!r})"
+
+
+def validate_params(raw: dict[str, Any] | None, source: str = "params") -> Params:
+    """Validate a parameter mapping; raise `ParamsError` naming each bad key by its full path."""
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ParamsError(f"{source}: expected a mapping of sections, got {type(raw).__name__}")
+    try:
+        return Params.model_validate(raw)
+    except ValidationError as err:
+        lines = [f"  {_describe(e)}" for e in err.errors()]
+        known = ", ".join(Params.model_fields)
+        raise ParamsError(f"{source}: invalid parameters (sections: {known})\n" + "\n".join(lines)) from None
+
+
+def load_params(path: str | Path = DEFAULT_PARAMS) -> Params:
+    """Read and validate a YAML parameter file."""
+    path = Path(path)
+    if not path.is_file():
+        raise ParamsError(f"{path}: parameter file not found")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        raise ParamsError(f"{path}: not valid YAML: {err}") from None
+    return validate_params(raw, str(path))

@@ -1,0 +1,1 @@
+"""Data stages: the embedded benchmark, dataset adapters, frames, alignment and torch datasets."""

@@ -1,0 +1,6 @@
+"""The embedded benchmark: synthetic faces whose expressions live in the dynamics.
+
+`face` renders frames (one real photograph warped by landmark-driven deformations), `generate` lays out the
+video set like DFEW and the image set like RAF-DB basic, with ground-truth sidecars, and `measure` runs the
+project's face detector over the result.
+"""

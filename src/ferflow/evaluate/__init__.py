@@ -1,0 +1,1 @@
+"""Evaluation: metrics (WAR/UAR, P/R/F1, confusion matrices, MIG) and predictions."""

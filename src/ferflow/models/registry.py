@@ -1,0 +1,48 @@
+"""A name -> factory registry in the manner of timm: `create_model("ifdd_mvit", num_classes=7)`."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import TypeVar
+
+from torch import nn
+
+# Modules whose factories register themselves on import.
+_MODEL_MODULES = ("ferflow.models.ifdd", "ferflow.models.dicefer")
+
+_REGISTRY: dict[str, Callable[..., nn.Module]] = {}
+
+F = TypeVar("F", bound=Callable[..., nn.Module])
+
+
+def register_model(factory: F) -> F:
+    """Register a factory under its function name."""
+    name = factory.__name__
+    if name in _REGISTRY and _REGISTRY[name] is not factory:
+        raise ValueError(f"model {name!r} is registered twice")
+    _REGISTRY[name] = factory
+    return factory
+
+
+def _load_all() -> None:
+    for module in _MODEL_MODULES:
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as err:
+            if err.name != module:
+                raise
+
+
+def list_models() -> list[str]:
+    """Names of every registered model."""
+    _load_all()
+    return sorted(_REGISTRY)
+
+
+def create_model(name: str, **kwargs: object) -> nn.Module:
+    """Build a registered model by name; unknown names list the known ones."""
+    _load_all()
+    if name not in _REGISTRY:
+        raise KeyError(f"unknown model {name!r}; known: {', '.join(sorted(_REGISTRY)) or 'none'}")
+    return _REGISTRY[name](**kwargs)

@@ -1,0 +1,182 @@
+"""The embedded benchmark: real files in the real layouts, deterministic, with faces dlib finds."""
+
+import csv
+import json
+import re
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+import pytest
+
+from ferflow.config import SyntheticParams
+from ferflow.data.synthetic import face
+from ferflow.data.synthetic.generate import SIZES, clip_timeline, generate, make_plan
+from ferflow.data.synthetic.measure import detection_rate
+
+TINY = SyntheticParams(size="tiny", seed=3)
+SPLIT_DIR = Path("DFEW") / "EmoLabel_DataSplit"
+LABEL_FILE = Path("RAF-DB") / "basic" / "EmoLabel" / "list_patition_label.txt"
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("synthetic") / "tiny"
+    generate(TINY, out, workers=2)
+    return out
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    with path.open() as f:
+        return list(csv.DictReader(f))
+
+
+def _decode(path: Path) -> np.ndarray:
+    with av.open(str(path)) as container:
+        return np.stack([frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)])
+
+
+def _annotation_files(root: Path) -> list[Path]:
+    return sorted(p.relative_to(root) for p in root.rglob("*") if p.suffix in {".csv", ".txt"})
+
+
+def test_generation_is_deterministic(tiny, tmp_path):
+    again = tmp_path / "again"
+    generate(TINY, again, workers=1)  # a different worker count must not matter
+    files = _annotation_files(tiny)
+    assert files == _annotation_files(again) and len(files) >= 13
+    for rel in files:
+        assert (tiny / rel).read_bytes() == (again / rel).read_bytes(), rel
+    for video in sorted((tiny / "DFEW" / "Clip" / "original").glob("*.mp4")):
+        other = again / video.relative_to(tiny)
+        np.testing.assert_array_equal(_decode(video), _decode(other), err_msg=str(video))
+    for image in sorted((tiny / "RAF-DB").rglob("*.jpg"))[:20]:
+        assert image.read_bytes() == (again / image.relative_to(tiny)).read_bytes()
+
+
+def test_another_seed_gives_other_data():
+    first, second = make_plan(TINY), make_plan(TINY.model_copy(update={"seed": 4}))
+    assert [c.seed for c in first.clips] != [c.seed for c in second.clips]
+    assert not np.allclose(first.identities[0].shape, second.identities[0].shape)
+
+
+def test_every_video_decodes_to_its_frame_count(tiny):
+    clips = _rows(tiny / "ground_truth" / "clips.csv")
+    preset = SIZES["tiny"]
+    assert len(clips) == preset.identities * preset.clips_per_class * len(face.EXPRESSIONS)
+    for clip in clips:
+        frames = _decode(tiny / "DFEW" / "Clip" / "original" / f"{int(clip['video_name']):05d}.mp4")
+        assert frames.shape == (int(clip["n_frames"]), TINY.frame_size, TINY.frame_size, 3)
+        assert preset.frames[0] <= len(frames) <= preset.frames[1]
+        assert frames.std() > 10  # a picture, not a blank
+
+
+def test_dfew_split_files(tiny):
+    clips = {int(c["video_name"]): c for c in _rows(tiny / "ground_truth" / "clips.csv")}
+    dfew_classes = ("Happy", "Sad", "Neutral", "Angry", "Surprise", "Disgust", "Fear")
+    for k in range(1, 6):
+        train = _rows(tiny / SPLIT_DIR / "train(single-labeled)" / f"set_{k}.csv")
+        test = _rows(tiny / SPLIT_DIR / "test(single-labeled)" / f"set_{k}.csv")
+        assert list(train[0]) == ["video_name", "label"]
+        train_ids = {int(r["video_name"]) for r in train}
+        test_ids = {int(r["video_name"]) for r in test}
+        assert train_ids.isdisjoint(test_ids) and train_ids | test_ids == set(clips)
+        # subject-independent folds: no identity on both sides
+        assert {clips[i]["identity"] for i in train_ids}.isdisjoint({clips[i]["identity"] for i in test_ids})
+        for row in train + test:
+            label = int(row["label"])
+            assert 1 <= label <= 7  # DFEW's labels are 1-based
+            assert dfew_classes[label - 1].lower() == clips[int(row["video_name"])]["expression"]
+
+
+def test_rafdb_label_file_and_images(tiny):
+    lines = (tiny / LABEL_FILE).read_text().splitlines()
+    images = {r["name"]: r for r in _rows(tiny / "ground_truth" / "images.csv")}
+    raf_classes = ("surprise", "fear", "disgust", "happy", "sad", "angry", "neutral")
+    assert len(lines) == len(images) == SIZES["tiny"].identities * 7 * SIZES["tiny"].images_per_class
+    for line in lines:
+        m = re.fullmatch(r"(train_\d{5}|test_\d{4})\.jpg ([1-7])", line)
+        assert m, line
+        name = f"{m[1]}.jpg"
+        assert raf_classes[int(m[2]) - 1] == images[name]["expression"]
+        assert images[name]["split"] == m[1].split("_")[0]
+        original = cv2.imread(str(tiny / "RAF-DB/basic/Image/original" / name))
+        aligned = cv2.imread(str(tiny / "RAF-DB/basic/Image/aligned" / f"{m[1]}_aligned.jpg"))
+        assert original.shape == (TINY.frame_size, TINY.frame_size, 3)
+        assert aligned.shape == (TINY.aligned_size, TINY.aligned_size, 3)
+    # every identity and class appears on both sides of the split
+    for split in ("train", "test"):
+        assert {(r["identity"], r["expression"]) for r in images.values() if r["split"] == split} == {
+            (str(i), e) for i in range(SIZES["tiny"].identities) for e in face.EXPRESSIONS
+        }
+
+
+def test_ground_truth_episode(tiny):
+    for clip in _rows(tiny / "ground_truth" / "clips.csv"):
+        truth = np.load(tiny / "ground_truth" / "clips" / f"{int(clip['video_name']):05d}.npz")
+        n = int(clip["n_frames"])
+        assert truth["landmarks"].shape == (n, 68, 2) and truth["boxes"].shape == (n, 4)
+        start, end = int(clip["episode_start"]), int(clip["episode_end"])
+        if clip["expression"] == "neutral":
+            assert (start, end) == (-1, -1) and not truth["intensity"].any()
+        else:
+            assert 0 < start < end < n
+            outside = np.r_[truth["intensity"][:start], truth["intensity"][end:]]
+            assert not outside.any() and truth["intensity"][start:end].max() >= TINY.apex_intensity.low * 0.9
+
+
+def test_detection_rate_on_tiny(tiny):
+    measured = json.loads((tiny / "measurements.json").read_text())
+    assert measured["detection"]["frame_rate"] >= 0.95
+    assert measured["detection"]["image_rate"] >= 0.95
+    assert measured["generation_seconds"] > 0
+    assert measured["frames"] == sum(int(c["n_frames"]) for c in _rows(tiny / "ground_truth" / "clips.csv"))
+
+
+def test_detection_rate_counts_only_the_true_face(tiny, tmp_path):
+    """Move the ground-truth boxes off the face: the same detections must no longer count."""
+    import shutil
+
+    moved = tmp_path / "moved"
+    shutil.copytree(tiny, moved)
+    for path in (moved / "ground_truth" / "clips").glob("*.npz"):
+        truth = dict(np.load(path))
+        truth["boxes"] = truth["boxes"] + TINY.frame_size
+        np.savez(path, **truth)
+    lm = np.load(moved / "ground_truth" / "image_landmarks.npz")
+    np.savez(moved / "ground_truth" / "image_landmarks.npz", names=lm["names"], landmarks=lm["landmarks"] + 500)
+    result = detection_rate(moved, upsample=1, workers=1)
+    assert result["frame_rate"] == 0.0 and result["image_rate"] == 0.0
+
+
+def test_difficulty_knobs_change_the_clips():
+    plan = make_plan(TINY)
+    spec = next(c for c in plan.clips if face.EXPRESSIONS[c.expression] != "neutral")
+    calm = TINY.model_copy(update={"talking_prob": 0.0, "blink_rate_hz": 0.0, "distractor_prob": 0.0,
+                                   "pose_deg": 0.0, "pose_shift": 0.0, "pose_scale": 0.0})
+    timeline = clip_timeline(spec, calm, np.random.default_rng(spec.seed))
+    assert not timeline.talking.any() and not timeline.blink.any() and timeline.distractor == -1
+    assert all(p.angle == 0 and p.scale == 1 and p.shift_x == 0 for p in timeline.poses)
+    busy = TINY.model_copy(update={"talking_prob": 1.0, "distractor_prob": 1.0, "blink_rate_hz": 2.0})
+    timeline = clip_timeline(spec, busy, np.random.default_rng(spec.seed))
+    assert timeline.talking.any() and timeline.blink.any()
+    unbiased = make_plan(TINY.model_copy(update={"identity_bias": 0.0}))
+    assert all(not i.resting_aus.any() for i in unbiased.identities)
+    assert any(i.resting_aus.any() for i in plan.identities)
+
+
+def test_expressions_move_the_right_landmarks():
+    identity = make_plan(TINY.model_copy(update={"identity_bias": 0.0})).identities[0]
+    rest = face.deformed_landmarks(identity, np.zeros(len(face.ACTION_UNITS)))
+    iod = face.canonical().iod
+
+    def moved(expression: str) -> np.ndarray:
+        aus = face.EXPRESSION_AUS[face.EXPRESSIONS.index(expression)]
+        return (face.deformed_landmarks(identity, aus) - rest) / iod
+
+    assert moved("happy")[[48, 54], 1].mean() < -0.05  # mouth corners rise
+    assert moved("sad")[[48, 54], 1].mean() > 0.05  # and fall
+    assert moved("surprise")[57, 1] > 0.2  # jaw drops
+    assert moved("surprise")[19, 1] < -0.05 and moved("angry")[21, 1] > 0.05  # brows up / down
+    assert np.abs(moved("neutral")).max() == 0

@@ -13,9 +13,11 @@ except ParamsError as err:
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/synthetic.smk"
+include: "workflow/rules/data.smk"
 
 
 rule all:
     default_target: True
     input:
-        rules.synthesize.output,
+        rules.pack_clips.output,
+        rules.pack_images.output,

@@ -2,5 +2,21 @@
 
 import os
 
+import pytest
+
+from ferflow.config import SyntheticParams
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
+
+TINY = SyntheticParams(size="tiny", seed=3)
+
+
+@pytest.fixture(scope="session")
+def tiny_benchmark(tmp_path_factory):
+    """The tiny embedded benchmark, generated once per test session (read-only: copy before changing)."""
+    from ferflow.data.synthetic.generate import generate
+
+    out = tmp_path_factory.mktemp("synthetic") / "tiny"
+    generate(TINY, out, workers=2)
+    return out

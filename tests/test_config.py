@@ -22,11 +22,20 @@ def test_repository_params_are_valid():
         ({"synthetic": {"sise": "tiny"}}, "synthetic.sise: unknown key"),
         ({"sythetic": {}}, "sythetic: unknown key"),
         ({"synthetic": {"frame_size": "big"}}, "synthetic.frame_size: Input should be a valid integer"),
-        ({"synthetic": {"frame_size": 12}}, "synthetic.frame_size: Input should be greater than or equal to 96"),
-        ({"synthetic": {"size": "huge"}}, "synthetic.size: Input should be 'tiny', 'demo', 'small' or 'large'"),
+        (
+            {"synthetic": {"frame_size": 12}},
+            "synthetic.frame_size: Input should be greater than or equal to 96",
+        ),
+        (
+            {"synthetic": {"size": "huge"}},
+            "synthetic.size: Input should be 'tiny', 'demo', 'small' or 'large'",
+        ),
         ({"synthetic": {"episode_frames": [12, 4]}}, "synthetic.episode_frames: low (12) is above high (4)"),
         ({"synthetic": {"apex_intensity": [0.5]}}, "synthetic.apex_intensity: expected [low, high]"),
-        ({"synthetic": {"apex_intensity": [0.5, 1.5]}}, "synthetic.apex_intensity.high: Input should be less"),
+        (
+            {"synthetic": {"apex_intensity": [0.5, 1.5]}},
+            "synthetic.apex_intensity.high: Input should be less",
+        ),
         ({"synthetic": {"distractor_prob": -0.1}}, "synthetic.distractor_prob: Input should be greater"),
     ],
 )
@@ -48,7 +57,7 @@ def test_missing_and_malformed_files(tmp_path):
         load_params(tmp_path / "absent.yaml")
     bad = tmp_path / "bad.yaml"
     bad.write_text("synthetic: [unclosed\n")
-    with pytest.raises(ParamsError, match="bad.yaml: not valid YAML"):
+    with pytest.raises(ParamsError, match=r"bad\.yaml: not valid YAML"):
         load_params(bad)
     bad.write_text("- a list\n")
     with pytest.raises(ParamsError, match="expected a mapping"):

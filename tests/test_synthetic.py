@@ -9,22 +9,19 @@ import av
 import cv2
 import numpy as np
 import pytest
+from conftest import TINY
 
-from ferflow.config import SyntheticParams
 from ferflow.data.synthetic import face
 from ferflow.data.synthetic.generate import SIZES, clip_timeline, generate, make_plan
 from ferflow.data.synthetic.measure import detection_rate
 
-TINY = SyntheticParams(size="tiny", seed=3)
 SPLIT_DIR = Path("DFEW") / "EmoLabel_DataSplit"
 LABEL_FILE = Path("RAF-DB") / "basic" / "EmoLabel" / "list_patition_label.txt"
 
 
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("synthetic") / "tiny"
-    generate(TINY, out, workers=2)
-    return out
+@pytest.fixture
+def tiny(tiny_benchmark) -> Path:
+    return tiny_benchmark
 
 
 def _rows(path: Path) -> list[dict[str, str]]:
@@ -145,7 +142,9 @@ def test_detection_rate_counts_only_the_true_face(tiny, tmp_path):
         truth["boxes"] = truth["boxes"] + TINY.frame_size
         np.savez(path, **truth)
     lm = np.load(moved / "ground_truth" / "image_landmarks.npz")
-    np.savez(moved / "ground_truth" / "image_landmarks.npz", names=lm["names"], landmarks=lm["landmarks"] + 500)
+    np.savez(
+        moved / "ground_truth" / "image_landmarks.npz", names=lm["names"], landmarks=lm["landmarks"] + 500
+    )
     result = detection_rate(moved, upsample=1, workers=1)
     assert result["frame_rate"] == 0.0 and result["image_rate"] == 0.0
 
@@ -153,8 +152,16 @@ def test_detection_rate_counts_only_the_true_face(tiny, tmp_path):
 def test_difficulty_knobs_change_the_clips():
     plan = make_plan(TINY)
     spec = next(c for c in plan.clips if face.EXPRESSIONS[c.expression] != "neutral")
-    calm = TINY.model_copy(update={"talking_prob": 0.0, "blink_rate_hz": 0.0, "distractor_prob": 0.0,
-                                   "pose_deg": 0.0, "pose_shift": 0.0, "pose_scale": 0.0})
+    calm = TINY.model_copy(
+        update={
+            "talking_prob": 0.0,
+            "blink_rate_hz": 0.0,
+            "distractor_prob": 0.0,
+            "pose_deg": 0.0,
+            "pose_shift": 0.0,
+            "pose_scale": 0.0,
+        }
+    )
     timeline = clip_timeline(spec, calm, np.random.default_rng(spec.seed))
     assert not timeline.talking.any() and not timeline.blink.any() and timeline.distractor == -1
     assert all(p.angle == 0 and p.scale == 1 and p.shift_x == 0 for p in timeline.poses)

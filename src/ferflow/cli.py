@@ -62,6 +62,30 @@ def _cmd_synthesize(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_prepare(args: argparse.Namespace) -> int:
+    from ferflow.data.prepare import prepare_shard  # imported here: keeps --help fast
+
+    params = _params(args)
+    synthetic = args.synthetic_root or paths.synthetic_root(params)
+    stats = prepare_shard(params, args.kind, args.shard, args.out, synthetic)
+    print(f"shard {args.shard}: {stats.samples} {args.kind} aligned, {stats.frames_detected}/{stats.frames} "
+          f"frames with a detected face, {stats.frames_borrowed} borrowed")
+    return 0
+
+
+def _cmd_pack(args: argparse.Namespace) -> int:
+    from ferflow.data.prepare import pack_shards
+    from ferflow.data.records import TooManySkipsError
+
+    try:
+        result = pack_shards(_params(args), args.kind, args.shards, args.out, args.metrics, args.manifest)
+    except TooManySkipsError as err:
+        print(f"ferflow: {err}\n(manifest: {args.manifest}; shards kept)", file=sys.stderr)
+        return 1
+    print(json.dumps(result, indent=2))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ferflow",
@@ -94,6 +118,32 @@ def build_parser() -> argparse.ArgumentParser:
         help="worker processes (default: all cores, %(default)s)",
     )
     synth.set_defaults(func=_cmd_synthesize)
+
+    prepare = stages.add_parser(
+        "prepare", help="decode, sample and align one shard of a dataset into a shard store",
+        description="Read every N-th record of the video (clips) or image dataset named in the `data` "
+                    "section, sample and decode its frames with PyAV, align the faces (dlib) and write a "
+                    "shard store; unusable samples are recorded with the reason.")
+    _add_params_options(prepare)
+    prepare.add_argument("--kind", choices=("clips", "images"), required=True)
+    prepare.add_argument("--shard", type=int, required=True, help="0 .. data.shards-1")
+    prepare.add_argument("--out", type=Path, required=True, help="shard store folder")
+    prepare.add_argument("--synthetic-root", type=Path,
+                         help="the embedded benchmark's folder (default: data/raw/synthetic/<size>)")
+    prepare.set_defaults(func=_cmd_prepare)
+
+    pack = stages.add_parser(
+        "pack", help="join shard stores into one store with its manifest and metrics",
+        description="Join shard stores into one memory-mapped store; write the manifest of skipped samples "
+                    "and the stage's metrics (detection rate, NME on the embedded benchmark). Fails with a "
+                    "summary when more than data.max_skip_fraction of the samples were unusable.")
+    _add_params_options(pack)
+    pack.add_argument("--kind", choices=("clips", "images"), required=True)
+    pack.add_argument("--shards", type=Path, nargs="+", required=True)
+    pack.add_argument("--out", type=Path, required=True)
+    pack.add_argument("--metrics", type=Path, required=True)
+    pack.add_argument("--manifest", type=Path, required=True)
+    pack.set_defaults(func=_cmd_pack)
     return parser
 
 

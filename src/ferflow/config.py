@@ -92,10 +92,52 @@ class SyntheticParams(_Section):
     detection_upsample: Annotated[int, Field(ge=0, le=2)] = 1
 
 
+class DatasetParams(_Section):
+    """Which dataset feeds one branch of the pipeline, and where it lives."""
+
+    dataset: str
+    root: Path | None = None  # the dataset's folder; the embedded benchmark needs none
+    options: dict[str, str | int | float | bool] = {}  # the adapter's path options (see README)
+
+    @model_validator(mode="after")
+    def _root_given(self) -> DatasetParams:
+        if self.dataset != "synthetic" and self.root is None:
+            raise ValueError(f"root is required for dataset {self.dataset!r} (the folder it lives in)")
+        return self
+
+
+class VideoDatasetParams(DatasetParams):
+    dataset: Literal["synthetic", "dfew", "ferv39k", "mafw"] = "synthetic"
+
+
+class ImageDatasetParams(DatasetParams):
+    dataset: Literal["synthetic", "rafdb"] = "synthetic"
+
+
+class DataParams(_Section):
+    """Datasets, frame sampling and face alignment: everything before the models."""
+
+    video: VideoDatasetParams = VideoDatasetParams()
+    image: ImageDatasetParams = ImageDatasetParams()
+    max_skip_fraction: Fraction = 0.05  # fail a stage when more of its samples are unusable
+    shards: Annotated[int, Field(ge=1, le=512)] = 2  # parallel jobs per data stage
+    frames: Annotated[int, Field(ge=1, le=256)] = 16  # frames stored per clip
+    sampling: Literal["uniform", "contiguous"] = "uniform"
+    stride: Annotated[int, Field(ge=1)] = 1
+    decode: Literal["auto", "seek", "sequential"] = "auto"
+    align_backend: Literal["dlib", "none"] = "dlib"  # videos
+    image_align_backend: Literal["dlib", "none"] = "dlib"
+    clip_size: Annotated[int, Field(ge=32, le=512)] = 112
+    image_size: Annotated[int, Field(ge=32, le=512)] = 112
+    upsample: Annotated[int, Field(ge=0, le=3)] = 1  # dlib HOG upsampling (small faces need 1+)
+    smooth_sigma: Annotated[float, Field(ge=0.0, le=10.0)] = 1.0  # temporal landmark smoothing, frames
+
+
 class Params(_Section):
     """All of `params.yaml`."""
 
     synthetic: SyntheticParams = SyntheticParams()
+    data: DataParams = DataParams()
 
 
 def _describe(error: dict[str, Any]) -> str:
@@ -103,7 +145,8 @@ def _describe(error: dict[str, Any]) -> str:
     if error["type"] == "extra_forbidden":
         return f"{key}: unknown key"
     message = error["msg"].removeprefix("Value error, ")
-    return f"{key}: {message} (got {error.get('input')!r})"
+    given = error.get("input")
+    return f"{key}: {message}" if isinstance(given, dict) else f"{key}: {message} (got {given!r})"
 
 
 def validate_params(raw: dict[str, Any] | None, source: str = "params") -> Params:

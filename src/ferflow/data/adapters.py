@@ -1,0 +1,669 @@
+"""Dataset adapters: read DFEW, FERV39k, MAFW, RAF-DB basic and the embedded benchmark as distributed.
+
+Every adapter returns a `RecordSet` of `Record`s with 0-based labels into the dataset's `CLASSES` tuple
+(official order), so later stages never branch on the dataset. Every path is configurable: `root` is the
+dataset's top folder; `split_dir`, `media_dir` (and `label_file` for RAF-DB) are taken relative to `root`
+unless given absolute. `media` chooses between the official frame folders and the original videos.
+
+Errors, by kind:
+    * a split file that is missing, malformed or empty raises `AnnotationError` (a `ValueError`) naming the
+      file, the line and what was expected; nothing is skipped silently;
+    * a path from an annotation file that is absolute or climbs out of its folder (`../x`) raises
+      `UnsafePathError` (an `AnnotationError`);
+    * a listed sample whose media is missing or empty becomes a `Skip` with the reason, and loading goes
+      on; only when the skipped fraction exceeds `max_skip_fraction` does it raise `TooManySkipsError`
+      with a summary (pipeline policy). `check_media=False` turns the media check off (no file-system
+      access beyond the split files).
+"""
+
+from __future__ import annotations
+
+import csv
+import inspect
+import os
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from ferflow.data.records import (
+    IMAGE_EXTENSIONS,
+    SPLITS,
+    MediaKind,
+    Record,
+    RecordSet,
+    Skip,
+    check_skip_fraction,
+)
+
+DFEW_CLASSES: tuple[str, ...] = ("Happy", "Sad", "Neutral", "Angry", "Surprise", "Disgust", "Fear")
+FERV39K_CLASSES: tuple[str, ...] = ("Angry", "Disgust", "Fear", "Happy", "Neutral", "Sad", "Surprise")
+MAFW_CLASSES: tuple[str, ...] = (
+    "anger", "disgust", "fear", "happiness", "neutral", "sadness", "surprise",
+    "contempt", "anxiety", "helplessness", "disappointment",
+)
+RAFDB_CLASSES: tuple[str, ...] = ("Surprise", "Fear", "Disgust", "Happiness", "Sadness", "Anger", "Neutral")
+
+CLASSES: dict[str, tuple[str, ...]] = {
+    "dfew": DFEW_CLASSES,
+    "ferv39k": FERV39K_CLASSES,
+    "mafw": MAFW_CLASSES,
+    "rafdb": RAFDB_CLASSES,
+    "synthetic_video": DFEW_CLASSES,
+    "synthetic_image": RAFDB_CLASSES,
+}
+NUM_FOLDS: dict[str, int] = {"dfew": 5, "mafw": 5, "synthetic_video": 5}
+
+DEFAULT_MAX_SKIP_FRACTION = 0.05
+
+
+class AnnotationError(ValueError):
+    """An annotation (split/label) file that cannot be read as the dataset's official format."""
+
+    def __init__(self, path: Path | str, lineno: int | None, message: str) -> None:
+        where = f"{path}, line {lineno}" if lineno is not None else str(path)
+        super().__init__(f"{where}: {message}")
+        self.path = Path(path)
+        self.lineno = lineno
+
+
+class UnsafePathError(AnnotationError):
+    """An annotation path that is absolute or would escape the dataset root."""
+
+
+# ----------------------------------------------------------------------------------------------- helpers
+
+
+def _under(root: Path, path: str | os.PathLike[str]) -> Path:
+    """A configured path: absolute as given, otherwise relative to `root`."""
+    p = Path(path)
+    return p if p.is_absolute() else root / p
+
+
+def safe_relative(text: str, source: Path | str, lineno: int | None) -> PurePosixPath:
+    """Parse a path written in an annotation file; reject absolute paths and paths climbing out.
+
+    The check is lexical (no symlinks are followed, so dataset folders may be symlinks). Backslashes count
+    as separators.
+
+    Raises:
+        UnsafePathError: for an empty, absolute (`/x`, `C:\\x`) or escaping (`../x`, `a/../../x`) path.
+    """
+    s = text.strip().replace("\\", "/")
+    if s.startswith("/") or re.match(r"^[A-Za-z]:", s):
+        raise UnsafePathError(source, lineno, f"absolute path {text!r} not allowed; expected a path "
+                                              "relative to the dataset root")
+    parts: list[str] = []
+    for part in s.split("/"):
+        if part in ("", "."):
+            continue
+        if part == "..":
+            if not parts:
+                raise UnsafePathError(source, lineno, f"path {text!r} escapes the dataset root")
+            parts.pop()
+        else:
+            parts.append(part)
+    if not parts:
+        raise UnsafePathError(source, lineno, f"empty path {text!r}")
+    return PurePosixPath(*parts)
+
+
+def _media_problem(path: Path, kind: MediaKind) -> str | None:
+    """Why `path` cannot serve as media of this kind, or None when it looks usable."""
+    if kind == "frames":
+        if not path.is_dir():
+            return "missing: no frame folder" if not path.exists() else "not a folder: expected frames"
+        with os.scandir(path) as it:
+            if not any(e.is_file() and os.path.splitext(e.name)[1].lower() in IMAGE_EXTENSIONS for e in it):
+                return "empty: frame folder holds no images"
+        return None
+    if not path.is_file():
+        return "missing: file not found" if not path.exists() else "not a file"
+    if path.stat().st_size == 0:
+        return "empty: file has 0 bytes"
+    return None
+
+
+def _read_lines(path: Path) -> list[tuple[int, str]]:
+    """Non-blank lines with their 1-based numbers (BOM and CR removed)."""
+    if not path.is_file():
+        raise AnnotationError(path, None, "annotation file not found")
+    with path.open(encoding="utf-8-sig", newline="") as f:
+        return [(i, line.rstrip("\r\n")) for i, line in enumerate(f, start=1) if line.strip()]
+
+
+def _two_tokens(path: Path, lineno: int, line: str, expected: str) -> tuple[str, str]:
+    tokens = line.split()
+    if len(tokens) != 2:
+        raise AnnotationError(path, lineno, f"expected {expected}, got {line!r}")
+    return tokens[0], tokens[1]
+
+
+def _class_by_name(classes: tuple[str, ...]) -> dict[str, int]:
+    return {name.lower(): i for i, name in enumerate(classes)}
+
+
+def _check_split(split: str) -> str:
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+    return split
+
+
+def _check_fold(dataset: str, fold: int | None) -> int:
+    n = NUM_FOLDS[dataset]
+    if isinstance(fold, bool) or not isinstance(fold, int) or not 1 <= fold <= n:
+        raise ValueError(f"{dataset}: fold must be an integer in 1..{n}, got {fold!r}")
+    return fold
+
+
+@dataclass(frozen=True)
+class _Row:
+    sample_id: str
+    media: Path
+    kind: MediaKind
+    label: int
+    source: Path
+    lineno: int
+    identity: str | None = None
+
+
+def _finish(
+    dataset: str,
+    split: str,
+    fold: int | None,
+    rows: list[_Row],
+    sources: tuple[Path, ...],
+    *,
+    check_media: bool,
+    max_skip_fraction: float,
+    dropped: int = 0,
+    identity_of: Callable[[_Row], str | None] | None = None,
+    identity_source: Path | None = None,
+) -> RecordSet:
+    if not rows:
+        raise AnnotationError(sources[-1], None, f"no {split} samples listed (after dropping {dropped} rows)")
+    seen: dict[str, int] = {}
+    records: list[Record] = []
+    skipped: list[Skip] = []
+    for row in rows:
+        if row.sample_id in seen:
+            raise AnnotationError(row.source, row.lineno, f"duplicate sample {row.sample_id!r} "
+                                                          f"(first listed on line {seen[row.sample_id]})")
+        seen[row.sample_id] = row.lineno
+        problem = _media_problem(row.media, row.kind) if check_media else None
+        if problem is not None:
+            skipped.append(Skip(row.sample_id, row.media, problem))
+            continue
+        identity = row.identity
+        if identity_of is not None:
+            identity = identity_of(row)
+            if identity is None:
+                skipped.append(Skip(row.sample_id, row.media, f"no identity: {row.sample_id!r} not listed in "
+                                                              f"{identity_source}"))
+                continue
+        records.append(Record(row.sample_id, row.media, row.kind, row.label, split, dataset, identity, fold))
+    what = f"{dataset} {split}" + (f" fold {fold}" if fold is not None else "") + f" ({sources[-1]})"
+    check_skip_fraction(len(rows), skipped, max_skip_fraction, what)
+    return RecordSet(dataset, split, fold, CLASSES[dataset], tuple(records), tuple(skipped), dropped, sources)
+
+
+# -------------------------------------------------------------------------------------------------- DFEW
+
+DFEW_MEDIA = {"frames": "Clip/clip_224x224", "frames16": "Clip/clip_224x224_16f", "video": "Clip/original"}
+
+
+def dfew_split_file(root: str | Path, fold: int, split: str,
+                    split_dir: str | Path = "EmoLabel_DataSplit") -> Path:
+    """Locate DFEW's split CSV, accepting the official and the renamed layouts.
+
+    Tried in order, under `split_dir`: `<split>(single-labeled)/set_<k>.csv` (official),
+    `<split>(single-labeled)/<split>_set_<k>.csv`, `<split>/set_<k>.csv`, `<split>_set_<k>.csv`.
+    """
+    base = _under(Path(root), split_dir)
+    candidates = [
+        base / f"{split}(single-labeled)" / f"set_{fold}.csv",
+        base / f"{split}(single-labeled)" / f"{split}_set_{fold}.csv",
+        base / split / f"set_{fold}.csv",
+        base / f"{split}_set_{fold}.csv",
+    ]
+    for c in candidates:
+        if c.is_file():
+            return c
+    tried = "\n  ".join(str(c) for c in candidates)
+    raise FileNotFoundError(f"DFEW {split} split file for fold {fold} not found; tried:\n  {tried}")
+
+
+def _parse_dfew_csv(path: Path) -> tuple[list[tuple[int, int, int]], int]:
+    """Rows (lineno, video number, 0-based label) and the count of label-0 rows dropped."""
+    lines = _read_lines(path)
+    if not lines:
+        raise AnnotationError(path, None, "empty file; expected header 'video_name,label' and rows")
+    rows: list[tuple[int, int, int]] = []
+    dropped = 0
+    for k, (lineno, line) in enumerate(lines):
+        fields = next(csv.reader([line]))
+        while len(fields) > 2 and not fields[-1].strip():
+            fields.pop()
+        cells = [f.strip() for f in fields]
+        if k == 0 and [c.lower() for c in cells] == ["video_name", "label"]:
+            continue
+        if len(cells) != 2 or not cells[0].isdigit() or not cells[1].isdigit():
+            expected = ("header 'video_name,label' or " if k == 0 else "") + \
+                "'<video number>,<label 0..7>' (e.g. '123,4')"
+            raise AnnotationError(path, lineno, f"expected {expected}, got {line!r}")
+        video, label = int(cells[0]), int(cells[1])
+        if video < 1:
+            raise AnnotationError(path, lineno, f"video_name must be a positive integer, got {cells[0]!r}")
+        if not 0 <= label <= len(DFEW_CLASSES):
+            raise AnnotationError(path, lineno, f"label must be 1..7 (0 = no single label, dropped), "
+                                                f"got {label}")
+        if label == 0:
+            dropped += 1
+            continue
+        rows.append((lineno, video, label - 1))
+    return rows, dropped
+
+
+def _dfew_rows(root: Path, fold: int, split: str, split_dir: str | Path, media: str,
+               media_dir: str | Path | None, video_ext: str) -> tuple[list[_Row], Path, int]:
+    if media not in DFEW_MEDIA:
+        raise ValueError(f"DFEW media must be one of {sorted(DFEW_MEDIA)}, got {media!r}")
+    path = dfew_split_file(root, fold, split, split_dir)
+    parsed, dropped = _parse_dfew_csv(path)
+    base = _under(root, media_dir if media_dir is not None else DFEW_MEDIA[media])
+    kind: MediaKind = "video" if media == "video" else "frames"
+    suffix = _ext(video_ext) if kind == "video" else ""
+    rows = [_Row(f"{v:05d}", base / f"{v:05d}{suffix}", kind, label, path, lineno)
+            for lineno, v, label in parsed]
+    return rows, path, dropped
+
+
+def _ext(video_ext: str) -> str:
+    return video_ext if not video_ext or video_ext.startswith(".") else f".{video_ext}"
+
+
+def load_dfew(
+    root: str | Path,
+    fold: int,
+    split: str,
+    *,
+    split_dir: str | Path = "EmoLabel_DataSplit",
+    media: str = "frames",
+    media_dir: str | Path | None = None,
+    video_ext: str = ".avi",
+    check_media: bool = True,
+    max_skip_fraction: float = DEFAULT_MAX_SKIP_FRACTION,
+) -> RecordSet:
+    """DFEW, single-labelled, one fold's train or test split.
+
+    Args:
+        root: DFEW's top folder (holding `Clip/` and `EmoLabel_DataSplit/`).
+        fold: 1..5.
+        split: "train" or "test".
+        split_dir: Folder of the split files (see `dfew_split_file` for the accepted names).
+        media: "frames" (`Clip/clip_224x224/<id>/`, all frames), "frames16" (`Clip/clip_224x224_16f/<id>/`,
+            time-normalised) or "video" (`Clip/original/<id><video_ext>`); `<id>` is 5-digit zero-padded.
+        media_dir: Overrides the folder chosen by `media`.
+        video_ext: Extension of the original videos.
+        check_media: Skip samples whose media is missing or empty.
+        max_skip_fraction: Raise `TooManySkipsError` above this skipped fraction.
+
+    Labels 1..7 in the file become 0..6 in `DFEW_CLASSES` order; rows labelled 0 are dropped (counted in
+    `RecordSet.dropped`).
+    """
+    root = Path(root)
+    fold, split = _check_fold("dfew", fold), _check_split(split)
+    rows, path, dropped = _dfew_rows(root, fold, split, split_dir, media, media_dir, video_ext)
+    return _finish("dfew", split, fold, rows, (path,), check_media=check_media,
+                   max_skip_fraction=max_skip_fraction, dropped=dropped)
+
+
+# ----------------------------------------------------------------------------------------------- FERV39k
+
+
+def load_ferv39k(
+    root: str | Path,
+    split: str,
+    *,
+    split_dir: str | Path = "4_setups/All_scenes",
+    media: str = "frames",
+    media_dir: str | Path | None = None,
+    video_ext: str = ".mp4",
+    check_media: bool = True,
+    max_skip_fraction: float = DEFAULT_MAX_SKIP_FRACTION,
+) -> RecordSet:
+    """FERV39k, the official All-scenes train/test split (one split, no folds).
+
+    Split files `<split_dir>/train_All.csv` and `test_All.csv` hold space-delimited lines
+    `<scene>/<Emotion>/<id> <Emotion>` (relative clip path, class name). The sample id is the clip path.
+
+    Args:
+        root: FERV39k's top folder.
+        split: "train" or "test".
+        split_dir: Folder of the split files.
+        media: "frames" (face crops, `2_ClipsforFaceCrop/<clip path>/`) or "video"
+            (`<media_dir>/<clip path><video_ext>`; `media_dir` is then required).
+        media_dir: Overrides the media folder.
+        video_ext: Extension of the videos when `media="video"`.
+        check_media: Skip samples whose media is missing or empty.
+        max_skip_fraction: Raise `TooManySkipsError` above this skipped fraction.
+    """
+    root, split = Path(root), _check_split(split)
+    if media == "frames":
+        base, kind, suffix = _under(root, media_dir or "2_ClipsforFaceCrop"), "frames", ""
+    elif media == "video":
+        if media_dir is None:
+            raise ValueError("FERV39k videos: pass media_dir, the folder holding <scene>/<Emotion>/<id>"
+                             f"{_ext(video_ext)}")
+        base, kind, suffix = _under(root, media_dir), "video", _ext(video_ext)
+    else:
+        raise ValueError(f"FERV39k media must be 'frames' or 'video', got {media!r}")
+    path = _under(root, split_dir) / f"{split}_All.csv"
+    names = _class_by_name(FERV39K_CLASSES)
+    rows = []
+    for lineno, line in _read_lines(path):
+        clip, label = _two_tokens(path, lineno, line, "'<scene>/<Emotion>/<id> <Emotion>'")
+        if label.lower() not in names:
+            raise AnnotationError(path, lineno, f"unknown class {label!r}; expected one of "
+                                                f"{', '.join(FERV39K_CLASSES)}")
+        rel = safe_relative(clip, path, lineno)
+        media_path = base / rel
+        if suffix:
+            media_path = media_path.with_name(media_path.name + suffix)
+        rows.append(_Row(str(rel), media_path, kind, names[label.lower()], path, lineno))  # type: ignore[arg-type]
+    return _finish("ferv39k", split, None, rows, (path,), check_media=check_media,
+                   max_skip_fraction=max_skip_fraction)
+
+
+# -------------------------------------------------------------------------------------------------- MAFW
+
+_MAFW_SPLIT_DIRS = ("anno/single/no_caption", "Train & Test Set/single/no_caption")
+
+
+def load_mafw(
+    root: str | Path,
+    fold: int,
+    split: str,
+    *,
+    split_dir: str | Path | None = None,
+    media: str = "frames",
+    media_dir: str | Path | None = None,
+    video_ext: str | None = None,
+    check_media: bool = True,
+    max_skip_fraction: float = DEFAULT_MAX_SKIP_FRACTION,
+) -> RecordSet:
+    """MAFW, single-expression set (11 classes), one fold's train or test split.
+
+    Split files `<split_dir>/set_<k>/train.txt` and `test.txt` hold lines `03747.mp4 anger`.
+
+    Args:
+        root: MAFW's top folder.
+        fold: 1..5.
+        split: "train" or "test".
+        split_dir: Folder holding `set_<k>/`; by default `anno/single/no_caption`, then
+            `Train & Test Set/single/no_caption` (as some downloads name it).
+        media: "frames" (official face frames, `data/frames/<id>/`) or "video" (`data/clips/<name>`).
+        media_dir: Overrides the media folder.
+        video_ext: Replaces the listed video's extension when `media="video"` (None keeps it).
+        check_media: Skip samples whose media is missing or empty.
+        max_skip_fraction: Raise `TooManySkipsError` above this skipped fraction.
+    """
+    root = Path(root)
+    fold, split = _check_fold("mafw", fold), _check_split(split)
+    if media not in ("frames", "video"):
+        raise ValueError(f"MAFW media must be 'frames' or 'video', got {media!r}")
+    if split_dir is None:
+        candidates = [root / d / f"set_{fold}" / f"{split}.txt" for d in _MAFW_SPLIT_DIRS]
+        path = next((c for c in candidates if c.is_file()), candidates[0])
+    else:
+        path = _under(root, split_dir) / f"set_{fold}" / f"{split}.txt"
+    kind: MediaKind = "frames" if media == "frames" else "video"
+    base = _under(root, media_dir or ("data/frames" if kind == "frames" else "data/clips"))
+    names = _class_by_name(MAFW_CLASSES)
+    rows = []
+    for lineno, line in _read_lines(path):
+        name, label = _two_tokens(path, lineno, line, "'<clip>.mp4 <class>' (e.g. '03747.mp4 anger')")
+        if label.lower() not in names:
+            raise AnnotationError(path, lineno, f"unknown class {label!r}; expected one of "
+                                                f"{', '.join(MAFW_CLASSES)}")
+        rel = safe_relative(name, path, lineno)
+        if kind == "frames":
+            media_path = base / rel.with_suffix("")
+        else:
+            media_path = base / (rel.with_suffix(_ext(video_ext)) if video_ext is not None else rel)
+        rows.append(_Row(str(rel.with_suffix("")), media_path, kind, names[label.lower()], path, lineno))
+    return _finish("mafw", split, fold, rows, (path,), check_media=check_media,
+                   max_skip_fraction=max_skip_fraction)
+
+
+# ------------------------------------------------------------------------------------------- RAF-DB basic
+
+
+def _rafdb_rows(root: Path, split: str, label_file: str | Path, media: str,
+                media_dir: str | Path | None) -> tuple[list[_Row], Path]:
+    if not (root / "EmoLabel").exists() and (root / "basic" / "EmoLabel").is_dir():
+        root = root / "basic"
+    if media not in ("aligned", "original"):
+        raise ValueError(f"RAF-DB media must be 'aligned' or 'original', got {media!r}")
+    base = _under(root, media_dir or f"Image/{media}")
+    path = _under(root, label_file)
+    rows = []
+    for lineno, line in _read_lines(path):
+        name, label = _two_tokens(path, lineno, line, "'<split>_<number>.jpg <label 1..7>' "
+                                                      "(e.g. 'train_00001.jpg 5')")
+        rel = safe_relative(name, path, lineno)
+        prefix = rel.name.split("_", 1)[0]
+        if prefix not in SPLITS or "_" not in rel.name:
+            raise AnnotationError(path, lineno, f"image name {name!r} must start with 'train_' or 'test_'")
+        if not label.isdigit() or not 1 <= int(label) <= len(RAFDB_CLASSES):
+            raise AnnotationError(path, lineno, f"label must be an integer 1..7, got {label!r}")
+        if prefix != split:
+            continue
+        stem = rel.with_suffix("")
+        media_path = base / (stem.with_name(f"{stem.name}_aligned.jpg") if media == "aligned" else rel)
+        rows.append(_Row(str(stem), media_path, "image", int(label) - 1, path, lineno))
+    return rows, path
+
+
+def load_rafdb(
+    root: str | Path,
+    split: str,
+    *,
+    label_file: str | Path = "EmoLabel/list_patition_label.txt",
+    media: str = "aligned",
+    media_dir: str | Path | None = None,
+    check_media: bool = True,
+    max_skip_fraction: float = DEFAULT_MAX_SKIP_FRACTION,
+) -> RecordSet:
+    """RAF-DB basic (7 classes), the train or test split.
+
+    Args:
+        root: The `basic/` folder (or its parent, which holds `basic/`).
+        split: "train" or "test" (taken from the image names' prefix).
+        label_file: Lines `train_00001.jpg 5`; labels 1..7 become 0..6 in `RAFDB_CLASSES` order. The whole
+            file is validated, both splits.
+        media: "aligned" (`Image/aligned/<stem>_aligned.jpg`) or "original" (`Image/original/<name>`).
+        media_dir: Overrides the image folder.
+        check_media: Skip samples whose image is missing or empty.
+        max_skip_fraction: Raise `TooManySkipsError` above this skipped fraction.
+    """
+    split = _check_split(split)
+    rows, path = _rafdb_rows(Path(root), split, label_file, media, media_dir)
+    return _finish("rafdb", split, None, rows, (path,), check_media=check_media,
+                   max_skip_fraction=max_skip_fraction)
+
+
+# -------------------------------------------------------------------------------- the embedded benchmark
+
+
+def _read_identities(path: Path, key_column: str, key: Callable[[str], str]) -> dict[str, str]:
+    if not path.is_file():
+        raise AnnotationError(path, None, "ground-truth file not found")
+    with path.open(encoding="utf-8-sig", newline="") as f:
+        reader = csv.DictReader(f)
+        missing = {key_column, "identity"} - set(reader.fieldnames or ())
+        if missing:
+            raise AnnotationError(path, 1, f"expected columns {key_column!r} and 'identity' in the header, "
+                                           f"missing {sorted(missing)}")
+        out: dict[str, str] = {}
+        for lineno, row in enumerate(reader, start=2):
+            name, identity = (row.get(key_column) or "").strip(), (row.get("identity") or "").strip()
+            if not name or not identity:
+                raise AnnotationError(path, lineno, f"expected non-empty {key_column!r} and 'identity'")
+            try:
+                out[key(name)] = identity
+            except ValueError:
+                raise AnnotationError(path, lineno, f"bad {key_column} {name!r}") from None
+    return out
+
+
+def load_synthetic_video(
+    root: str | Path,
+    fold: int,
+    split: str,
+    *,
+    dfew_dir: str | Path = "DFEW",
+    ground_truth: str | Path = "ground_truth/clips.csv",
+    check_media: bool = True,
+    max_skip_fraction: float = DEFAULT_MAX_SKIP_FRACTION,
+) -> RecordSet:
+    """The embedded benchmark's video set: DFEW's layout (`.mp4` originals) plus identities.
+
+    Args:
+        root: The benchmark's root (holding `DFEW/`, `RAF-DB/` and `ground_truth/`).
+        fold: 1..5.
+        split: "train" or "test".
+        dfew_dir: The DFEW-layout folder.
+        ground_truth: CSV with at least `video_name,identity`; every listed clip needs an identity.
+        check_media: Skip samples whose video is missing or empty.
+        max_skip_fraction: Raise `TooManySkipsError` above this skipped fraction.
+    """
+    root = Path(root)
+    fold, split = _check_fold("synthetic_video", fold), _check_split(split)
+    rows, path, dropped = _dfew_rows(_under(root, dfew_dir), fold, split, "EmoLabel_DataSplit", "video",
+                                     None, ".mp4")
+    gt = _under(root, ground_truth)
+    ids = _read_identities(gt, "video_name", lambda s: str(int(s)))
+    return _finish("synthetic_video", split, fold, rows, (path, gt), check_media=check_media,
+                   max_skip_fraction=max_skip_fraction, dropped=dropped,
+                   identity_of=lambda r: ids.get(str(int(r.sample_id))), identity_source=gt)
+
+
+def load_synthetic_image(
+    root: str | Path,
+    split: str,
+    *,
+    rafdb_dir: str | Path = "RAF-DB/basic",
+    media: str = "aligned",
+    ground_truth: str | Path = "ground_truth/images.csv",
+    check_media: bool = True,
+    max_skip_fraction: float = DEFAULT_MAX_SKIP_FRACTION,
+) -> RecordSet:
+    """The embedded benchmark's image set: RAF-DB basic's layout plus identities.
+
+    Args:
+        root: The benchmark's root.
+        split: "train" or "test".
+        rafdb_dir: The RAF-DB-layout `basic/` folder.
+        media: "aligned" or "original".
+        ground_truth: CSV with at least `name,identity` (`name` as in the label file, e.g. `train_00001.jpg`).
+        check_media: Skip samples whose image is missing or empty.
+        max_skip_fraction: Raise `TooManySkipsError` above this skipped fraction.
+    """
+    root, split = Path(root), _check_split(split)
+    rows, path = _rafdb_rows(_under(root, rafdb_dir), split, "EmoLabel/list_patition_label.txt", media, None)
+    gt = _under(root, ground_truth)
+    ids = _read_identities(gt, "name", lambda s: str(PurePosixPath(s).with_suffix("")))
+    return _finish("synthetic_image", split, None, rows, (path, gt), check_media=check_media,
+                   max_skip_fraction=max_skip_fraction,
+                   identity_of=lambda r: ids.get(r.sample_id), identity_source=gt)
+
+
+# ------------------------------------------------------------------------------------------- dispatcher
+
+LOADERS: dict[str, Callable[..., RecordSet]] = {
+    "dfew": load_dfew,
+    "ferv39k": load_ferv39k,
+    "mafw": load_mafw,
+    "rafdb": load_rafdb,
+    "synthetic_video": load_synthetic_video,
+    "synthetic_image": load_synthetic_image,
+}
+_ALIASES = {"raf_db": "rafdb", "raf-db": "rafdb", "ferv39": "ferv39k"}
+
+
+def canonical_name(dataset: str) -> str:
+    """The registered name for `dataset` (case-insensitive; '-' and '_' interchangeable)."""
+    key = dataset.strip().lower().replace("-", "_")
+    key = _ALIASES.get(key, key)
+    if key not in LOADERS:
+        raise ValueError(f"unknown dataset {dataset!r}; known: {', '.join(LOADERS)}")
+    return key
+
+
+def load_records(dataset: str, root: str | Path, fold: int | None = None, split: str = "train",
+                 **paths: Any) -> RecordSet:
+    """Load one split of a dataset by name.
+
+    Args:
+        dataset: One of `LOADERS` ("dfew", "ferv39k", "mafw", "rafdb", "synthetic_video",
+            "synthetic_image").
+        root: The dataset's top folder.
+        fold: 1..5 for DFEW, MAFW and the synthetic video set; None for the others (one fixed split).
+        split: "train" or "test".
+        **paths: The loader's keyword options (`split_dir`, `media`, `media_dir`, `video_ext`,
+            `check_media`, `max_skip_fraction`, ...).
+
+    Raises:
+        ValueError: for an unknown dataset, a fold given to a dataset without folds, or an option the
+            dataset's loader does not take.
+    """
+    name = canonical_name(dataset)
+    loader = LOADERS[name]
+    params = inspect.signature(loader).parameters
+    unknown = sorted(set(paths) - {k for k, p in params.items() if p.kind is p.KEYWORD_ONLY})
+    if unknown:
+        accepted = ", ".join(k for k, p in params.items() if p.kind is p.KEYWORD_ONLY)
+        raise ValueError(f"{name}: unknown option(s) {unknown}; accepted: {accepted}")
+    if name in NUM_FOLDS:
+        return loader(root, fold, split, **paths)
+    if fold is not None:
+        raise ValueError(f"{name} has one fixed train/test split; fold must be None, got {fold!r}")
+    return loader(root, split, **paths)
+
+
+def class_names(dataset: str) -> tuple[str, ...]:
+    """The dataset's class names in its official label order."""
+    return CLASSES[canonical_name(dataset)]
+
+
+def iter_folds(dataset: str) -> Iterable[int | None]:
+    """The folds to evaluate for `dataset`: 1..k, or just None for a fixed split."""
+    name = canonical_name(dataset)
+    return range(1, NUM_FOLDS[name] + 1) if name in NUM_FOLDS else (None,)
+
+
+__all__ = [
+    "CLASSES",
+    "DEFAULT_MAX_SKIP_FRACTION",
+    "DFEW_CLASSES",
+    "FERV39K_CLASSES",
+    "LOADERS",
+    "MAFW_CLASSES",
+    "RAFDB_CLASSES",
+    "AnnotationError",
+    "UnsafePathError",
+    "canonical_name",
+    "class_names",
+    "dfew_split_file",
+    "iter_folds",
+    "load_dfew",
+    "load_ferv39k",
+    "load_mafw",
+    "load_rafdb",
+    "load_records",
+    "load_synthetic_image",
+    "load_synthetic_video",
+    "safe_relative",
+]

@@ -1,0 +1,491 @@
+"""DICE-FER: expression and identity encoders disentangled by mutual-information estimation.
+
+Aquib, Verma & Akhtar, CVPRW (ABAW) 2025, built on the two-stage shared/exclusive scheme of Sanchez,
+Serrurier & Ortner (ECCV 2020). See ``docs/dicefer.md`` for the choices made where the paper is silent.
+
+Parts (all submodules of `DiceFer`):
+
+- ``expression_encoder`` / ``identity_encoder``: torchvision ResNet-18 trunks giving the layer-4 map
+  (512x4x4 at 112x112) and a 64-d code (E or I) from a linear layer on the pooled 512-d feature.
+- ``exp_stats``: statistics networks for stage 1's cross terms, keys ``global_mn`` / ``local_mn`` (map of
+  M with E_N) and ``global_nm`` / ``local_nm`` (map of N with E_M).
+- ``id_stats``: ``global`` / ``local`` statistics networks between a map of M and T_M = [E_M, I_M].
+- ``discriminator``: 3 fully connected layers on [E, I] -> logit (joint vs I shuffled).
+- ``classifier``: 2 hidden fully connected layers on E -> class logits.
+
+The losses are pure functions (`expression_loss`, `identity_mi_loss`, `discriminator_loss`,
+`adversarial_loss`); a trainer only wires encoders, losses and optimisers together.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import ClassVar, Literal, NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torchvision.models import resnet18
+
+from ferflow.models.mine import (
+    Estimator,
+    GlobalStatNet,
+    LocalStatNet,
+    Marginal,
+    local_mi,
+    marginal_index,
+    mlp,
+    pair_mi,
+)
+from ferflow.models.registry import register_model
+
+__all__ = [
+    "Classifier",
+    "DiceFer",
+    "Discriminator",
+    "LossTerms",
+    "ResNet18Classifier",
+    "ResNetEncoder",
+    "adversarial_loss",
+    "dicefer_resnet18",
+    "discriminator_loss",
+    "expression_loss",
+    "identity_mi_loss",
+    "load_trunk_weights",
+    "resnet18_classifier",
+]
+
+TRUNK_CHANNELS = 512
+_TRUNK_PARTS = ("conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3", "layer4")
+_STRIP_PREFIXES = ("module.", "trunk.", "backbone.", "encoder.")
+
+
+# --------------------------------------------------------------------------------------------- encoders
+def _resnet18_trunk() -> nn.Sequential:
+    """torchvision ResNet-18 up to layer 4 (random init; keys as in torchvision, without ``fc``)."""
+    net = resnet18(weights=None)
+    return nn.Sequential(OrderedDict((name, getattr(net, name)) for name in _TRUNK_PARTS))
+
+
+def _to_rgb(x: Tensor) -> Tensor:
+    """Replicate a grey channel to three (no copy); three-channel input passes through."""
+    if x.ndim != 4 or x.shape[1] not in (1, 3):
+        raise ValueError(f"expected images of shape (B, 1 or 3, H, W), got {tuple(x.shape)}")
+    return x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x
+
+
+def load_trunk_weights(trunk: nn.Module, path: str | Path) -> None:
+    """Load a local ResNet-18 state dict into a trunk made by `_resnet18_trunk`.
+
+    Accepts a plain torchvision-style state dict or one wrapped under ``"state_dict"`` or ``"model"``;
+    prefixes ``module.``, ``trunk.``, ``backbone.``, ``encoder.`` are stripped; keys outside the trunk
+    (``fc.*``, a code head, ...) are ignored. Read with ``weights_only=True``.
+
+    Args:
+        trunk: The module to fill.
+        path: The ``.pt``/``.pth`` file.
+
+    Raises:
+        FileNotFoundError: The file does not exist.
+        ValueError: The file cannot be read as a state dict, or trunk keys are missing or mis-shaped.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"encoder weights file not found: {path}")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:
+        raise ValueError(f"cannot read encoder weights from {path}: {err}") from err
+    for wrapper in ("state_dict", "model"):
+        if isinstance(state, Mapping) and isinstance(state.get(wrapper), Mapping):
+            state = state[wrapper]
+    if not isinstance(state, Mapping):
+        raise ValueError(f"{path} holds a {type(state).__name__}, not a state dict")
+    cleaned: dict[str, Tensor] = {}
+    for key, value in state.items():
+        for prefix in _STRIP_PREFIXES:
+            key = key.removeprefix(prefix)
+        cleaned[key] = value
+    expected = trunk.state_dict()
+    missing = [k for k in expected if k not in cleaned]
+    if missing:
+        raise ValueError(f"{path} is not a ResNet-18 state dict: {len(missing)} trunk keys missing, "
+                         f"e.g. {missing[:3]}")
+    wrong = [k for k in expected if cleaned[k].shape != expected[k].shape]
+    if wrong:
+        k = wrong[0]
+        raise ValueError(f"{path}: shape mismatch for {k}: file {tuple(cleaned[k].shape)}, "
+                         f"model {tuple(expected[k].shape)}")
+    trunk.load_state_dict({k: cleaned[k] for k in expected}, strict=True)
+
+
+class ResNetEncoder(nn.Module):
+    """ResNet-18 encoder: layer-4 feature map and a linear code on the pooled feature.
+
+    Grey input (B, 1, H, W) is replicated to three channels, so any three-channel ResNet-18 state dict
+    loads unchanged; RGB input is accepted as well.
+
+    Args:
+        code_dim: Size of the code.
+        weights: Optional local state dict for the trunk (see `load_trunk_weights`); random init if None.
+    """
+
+    def __init__(self, code_dim: int = 64, weights: str | Path | None = None) -> None:
+        super().__init__()
+        self.trunk = _resnet18_trunk()
+        self.head = nn.Linear(TRUNK_CHANNELS, code_dim)
+        self.code_dim = code_dim
+        if weights is not None:
+            load_trunk_weights(self.trunk, weights)
+
+    def forward_features(self, x: Tensor) -> Tensor:
+        """Layer-4 feature map, ``(B, 512, ceil(H/32), ceil(W/32))``."""
+        return self.trunk(_to_rgb(x))
+
+    def forward_head(self, feature_map: Tensor) -> Tensor:
+        """Code ``(B, code_dim)`` from the average-pooled feature map."""
+        return self.head(feature_map.mean(dim=(2, 3)))
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """``(feature_map, code)``."""
+        feature_map = self.forward_features(x)
+        return feature_map, self.forward_head(feature_map)
+
+
+class Discriminator(nn.Module):
+    """Three fully connected layers on [E, I] -> one logit ("drawn together" vs "I shuffled").
+
+    Args:
+        code_dim: Size of E and of I.
+        hidden: The two hidden layer sizes.
+    """
+
+    def __init__(self, code_dim: int = 64, hidden: Sequence[int] = (512, 512)) -> None:
+        super().__init__()
+        if len(hidden) != 2:
+            raise ValueError(f"the discriminator has 3 layers, so 2 hidden sizes; got {list(hidden)}")
+        self.net = mlp([2 * code_dim, *hidden, 1])
+
+    def forward(self, e: Tensor, i: Tensor) -> Tensor:
+        """Logits ``(B,)``."""
+        return self.net(torch.cat([e, i], dim=1)).squeeze(1)
+
+
+class Classifier(nn.Module):
+    """Expression classifier on E: hidden fully connected layers (256, 128 by default) -> logits.
+
+    Args:
+        code_dim: Size of E.
+        num_classes: Number of expression classes.
+        hidden: Hidden layer sizes.
+        drop_rate: Dropout after each hidden activation.
+    """
+
+    def __init__(self, code_dim: int = 64, num_classes: int = 7, hidden: Sequence[int] = (256, 128),
+                 drop_rate: float = 0.0) -> None:
+        super().__init__()
+        self.net = mlp([code_dim, *hidden, num_classes], dropout=drop_rate)
+
+    def forward(self, e: Tensor) -> Tensor:
+        """Logits ``(B, num_classes)``."""
+        return self.net(e)
+
+
+# ------------------------------------------------------------------------------------------- container
+class DiceFer(nn.Module):
+    """All DICE-FER parts as named submodules, with per-stage freezing.
+
+    Args:
+        num_classes: Expression classes.
+        code_dim: Size of E and of I.
+        input_size: Side of the square input images (fixes the map size of the flattening global networks).
+        expression_weights: Optional local state dict for the expression encoder's trunk.
+        identity_weights: Optional local state dict for the identity encoder's trunk.
+        global_pool: ``"flatten"`` or ``"avg"``: how global statistics networks read the feature map.
+        stat_hidden: Hidden sizes of every statistics network (MLP widths / 1x1 conv channels).
+        disc_hidden: The discriminator's two hidden sizes.
+        cls_hidden: The classifier's hidden sizes.
+        drop_rate: Dropout in the classifier.
+    """
+
+    #: Submodules trained in each stage; `set_stage` freezes all the others.
+    STAGE_TRAINABLE: ClassVar[dict[int, tuple[str, ...]]] = {
+        1: ("expression_encoder", "exp_stats"),
+        2: ("identity_encoder", "id_stats", "discriminator"),
+        3: ("classifier",),
+    }
+    PARTS: ClassVar[tuple[str, ...]] = ("expression_encoder", "identity_encoder", "exp_stats", "id_stats",
+                              "discriminator", "classifier")
+
+    def __init__(self, num_classes: int = 7, code_dim: int = 64, input_size: int = 112,
+                 expression_weights: str | Path | None = None, identity_weights: str | Path | None = None,
+                 global_pool: Literal["flatten", "avg"] = "flatten", stat_hidden: Sequence[int] = (512, 512),
+                 disc_hidden: Sequence[int] = (512, 512), cls_hidden: Sequence[int] = (256, 128),
+                 drop_rate: float = 0.0) -> None:
+        super().__init__()
+        self.num_classes = num_classes
+        self.code_dim = code_dim
+        self.map_size = math.ceil(input_size / 32)
+        self.expression_encoder = ResNetEncoder(code_dim, expression_weights)
+        self.identity_encoder = ResNetEncoder(code_dim, identity_weights)
+
+        def global_net(dim: int) -> GlobalStatNet:
+            return GlobalStatNet(TRUNK_CHANNELS, self.map_size, dim, stat_hidden, global_pool)
+
+        def local_net(dim: int) -> LocalStatNet:
+            return LocalStatNet(TRUNK_CHANNELS, dim, stat_hidden)
+
+        self.exp_stats = nn.ModuleDict({
+            "global_mn": global_net(code_dim), "local_mn": local_net(code_dim),
+            "global_nm": global_net(code_dim), "local_nm": local_net(code_dim),
+        })
+        self.id_stats = nn.ModuleDict({"global": global_net(2 * code_dim), "local": local_net(2 * code_dim)})
+        self.discriminator = Discriminator(code_dim, disc_hidden)
+        self.classifier = Classifier(code_dim, num_classes, cls_hidden, drop_rate)
+        self._frozen: set[str] = set()
+
+    # -- inference
+    def encode(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """Codes ``(E, I)``, each ``(B, code_dim)``."""
+        return self.expression_encoder(x)[1], self.identity_encoder(x)[1]
+
+    def forward_features(self, x: Tensor) -> Tensor:
+        """The expression code E ``(B, code_dim)``."""
+        return self.expression_encoder(x)[1]
+
+    def forward_head(self, e: Tensor) -> Tensor:
+        """Class logits from E."""
+        return self.classifier(e)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Class logits: image -> E -> classifier."""
+        return self.forward_head(self.forward_features(x))
+
+    # -- stages
+    def freeze(self, *names: str) -> None:
+        """Stop gradients into the named parts and keep them in eval mode (BatchNorm statistics fixed)."""
+        for name in self._check(names):
+            part = getattr(self, name)
+            part.requires_grad_(False)
+            part.eval()
+            self._frozen.add(name)
+
+    def unfreeze(self, *names: str) -> None:
+        """Undo `freeze` for the named parts (their train/eval mode follows the container's)."""
+        for name in self._check(names):
+            part = getattr(self, name)
+            part.requires_grad_(True)
+            part.train(self.training)
+            self._frozen.discard(name)
+
+    @property
+    def frozen(self) -> frozenset[str]:
+        """Names of the frozen parts."""
+        return frozenset(self._frozen)
+
+    def set_stage(self, stage: int) -> None:
+        """Make the parts of ``stage`` (1, 2 or 3) trainable and freeze every other part."""
+        if stage not in self.STAGE_TRAINABLE:
+            raise ValueError(f"stage must be one of {sorted(self.STAGE_TRAINABLE)}, got {stage!r}")
+        trainable = self.STAGE_TRAINABLE[stage]
+        self.unfreeze(*trainable)
+        self.freeze(*(p for p in self.PARTS if p not in trainable))
+
+    def optimizer_groups(self, stage: int) -> dict[str, list[nn.Parameter]]:
+        """Parameters for the stage's separate optimisers: ``encoder``, ``statistics``, ``discriminator``,
+        ``classifier`` (only those the stage trains)."""
+        groups: dict[int, dict[str, Iterable[nn.Parameter]]] = {
+            1: {"encoder": self.expression_encoder.parameters(), "statistics": self.exp_stats.parameters()},
+            2: {"encoder": self.identity_encoder.parameters(), "statistics": self.id_stats.parameters(),
+                "discriminator": self.discriminator.parameters()},
+            3: {"classifier": self.classifier.parameters()},
+        }
+        if stage not in groups:
+            raise ValueError(f"stage must be one of {sorted(groups)}, got {stage!r}")
+        return {name: list(params) for name, params in groups[stage].items()}
+
+    def train(self, mode: bool = True) -> DiceFer:
+        """Set train/eval mode; frozen parts stay in eval mode."""
+        super().train(mode)
+        for name in self._frozen:
+            getattr(self, name).eval()
+        return self
+
+    def _check(self, names: Iterable[str]) -> list[str]:
+        names = list(names)
+        unknown = [n for n in names if n not in self.PARTS]
+        if unknown:
+            raise ValueError(f"unknown DICE-FER part(s) {unknown}; known: {list(self.PARTS)}")
+        return names
+
+
+class ResNet18Classifier(nn.Module):
+    """Plain ResNet-18 expression classifier, the baseline DICE-FER is compared against.
+
+    Args:
+        num_classes: Expression classes.
+        weights: Optional local ResNet-18 state dict for the trunk.
+        drop_rate: Dropout before the final layer.
+    """
+
+    def __init__(self, num_classes: int = 7, weights: str | Path | None = None,
+                 drop_rate: float = 0.0) -> None:
+        super().__init__()
+        self.trunk = _resnet18_trunk()
+        self.drop = nn.Dropout(drop_rate)
+        self.fc = nn.Linear(TRUNK_CHANNELS, num_classes)
+        self.num_classes = num_classes
+        if weights is not None:
+            load_trunk_weights(self.trunk, weights)
+
+    def forward_features(self, x: Tensor) -> Tensor:
+        """Penultimate embedding: the average-pooled layer-4 feature, ``(B, 512)``."""
+        return self.trunk(_to_rgb(x)).mean(dim=(2, 3))
+
+    def forward_head(self, features: Tensor) -> Tensor:
+        """Class logits from the embedding."""
+        return self.fc(self.drop(features))
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Class logits."""
+        return self.forward_head(self.forward_features(x))
+
+
+# ---------------------------------------------------------------------------------------------- losses
+class LossTerms(NamedTuple):
+    """A loss to minimise and its parts, detached, for logging."""
+
+    loss: Tensor
+    terms: dict[str, Tensor]
+
+
+def expression_loss(exp_stats: Mapping[str, nn.Module], map_m: Tensor, e_m: Tensor, map_n: Tensor,
+                    e_n: Tensor, *, mu: float = 0.5, nu: float = 1.0, delta: float = 0.1,
+                    estimator: Estimator = "dv", marginal: Marginal = "shuffle",
+                    l1_reduction: Literal["sum", "mean"] = "sum",
+                    generator: torch.Generator | None = None) -> LossTerms:
+    """Stage 1: ``-(mu·Î_global + nu·Î_local) + delta·‖E_M - E_N‖₁`` over the cross-referenced pairs.
+
+    Î_global and Î_local each sum both directions: (map of M, E_N) and (map of N, E_M).
+
+    Args:
+        exp_stats: Networks under keys ``global_mn``, ``local_mn``, ``global_nm``, ``local_nm``.
+        map_m: Expression encoder's layer-4 map of M, ``(B, 512, h, w)``.
+        e_m: Expression code of M, ``(B, d)``.
+        map_n: Same for N (same expression as M).
+        e_n: Expression code of N.
+        mu: Weight of the global MI.
+        nu: Weight of the local MI.
+        delta: Weight of the L1 distance between E_M and E_N.
+        estimator: ``"dv"`` (Donsker-Varadhan) or ``"jsd"`` (Jensen-Shannon).
+        marginal: ``"shuffle"`` or ``"roll"`` the codes across the batch for marginal pairs.
+        l1_reduction: ``"sum"`` over code dimensions (the L1 norm) or ``"mean"``; averaged over the batch.
+        generator: Random generator for the shuffles.
+    """
+    opts = {"estimator": estimator, "marginal": marginal, "generator": generator}
+    mi_global = (pair_mi(exp_stats["global_mn"], map_m, e_n, **opts)
+                 + pair_mi(exp_stats["global_nm"], map_n, e_m, **opts))
+    mi_local = (local_mi(exp_stats["local_mn"], map_m, e_n, **opts)
+                + local_mi(exp_stats["local_nm"], map_n, e_m, **opts))
+    diff = (e_m - e_n).abs()
+    if l1_reduction == "sum":
+        l1 = diff.sum(dim=1).mean()
+    elif l1_reduction == "mean":
+        l1 = diff.mean()
+    else:
+        raise ValueError(f"l1_reduction must be 'sum' or 'mean', got {l1_reduction!r}")
+    loss = -(mu * mi_global + nu * mi_local) + delta * l1
+    return LossTerms(loss, {"loss": loss.detach(), "mi_global": mi_global.detach(),
+                            "mi_local": mi_local.detach(), "l1": l1.detach()})
+
+
+def identity_mi_loss(id_stats: Mapping[str, nn.Module], feature_map: Tensor, e: Tensor, i: Tensor, *,
+                     mu: float = 0.5, nu: float = 1.0, estimator: Estimator = "dv",
+                     marginal: Marginal = "shuffle", generator: torch.Generator | None = None) -> LossTerms:
+    """Stage 2: ``-(mu·Î_global + nu·Î_local)`` between a feature map of M and T_M = [E_M, I_M].
+
+    Args:
+        id_stats: Networks under keys ``global`` and ``local`` (code size 2·d).
+        feature_map: Layer-4 map of M (the identity encoder's by default, see ``docs/dicefer.md``).
+        e: E_M from the frozen expression encoder.
+        i: I_M from the identity encoder.
+        mu: Weight of the global MI.
+        nu: Weight of the local MI.
+        estimator: ``"dv"`` or ``"jsd"``.
+        marginal: ``"shuffle"`` or ``"roll"``.
+        generator: Random generator for the shuffles.
+    """
+    t = torch.cat([e, i], dim=1)
+    opts = {"estimator": estimator, "marginal": marginal, "generator": generator}
+    mi_global = pair_mi(id_stats["global"], feature_map, t, **opts)
+    mi_local = local_mi(id_stats["local"], feature_map, t, **opts)
+    loss = -(mu * mi_global + nu * mi_local)
+    return LossTerms(loss, {"loss": loss.detach(), "mi_global": mi_global.detach(),
+                            "mi_local": mi_local.detach()})
+
+
+def _joint_and_shuffled(discriminator: nn.Module, e: Tensor, i: Tensor, marginal: Marginal,
+                        generator: torch.Generator | None) -> tuple[Tensor, Tensor]:
+    idx = marginal_index(i.shape[0], marginal, device=i.device, generator=generator)
+    return discriminator(e, i), discriminator(e, i[idx])
+
+
+def discriminator_loss(discriminator: nn.Module, e: Tensor, i: Tensor, *, marginal: Marginal = "shuffle",
+                       generator: torch.Generator | None = None) -> LossTerms:
+    """Stage 2, D's loss: binary cross-entropy, joint (E, I) labelled 1, (E, I shuffled) labelled 0.
+
+    E and I are detached here, so this loss trains D only.
+    """
+    joint, shuffled = _joint_and_shuffled(discriminator, e.detach(), i.detach(), marginal, generator)
+    loss = (F.binary_cross_entropy_with_logits(joint, torch.ones_like(joint))
+            + F.binary_cross_entropy_with_logits(shuffled, torch.zeros_like(shuffled)))
+    accuracy = torch.cat([joint > 0, shuffled <= 0]).float().mean()
+    return LossTerms(loss, {"loss": loss.detach(), "accuracy": accuracy})
+
+
+def adversarial_loss(discriminator: nn.Module, e: Tensor, i: Tensor, *, zeta: float = 0.025,
+                     marginal: Marginal = "shuffle", mode: Literal["flip", "minimax"] = "flip",
+                     generator: torch.Generator | None = None) -> LossTerms:
+    """Stage 2, the identity encoder's term: ``zeta ·`` (a loss that is low when D is fooled).
+
+    Args:
+        discriminator: D (step only the identity encoder's optimiser on this loss).
+        e: E from the frozen expression encoder.
+        i: I from the identity encoder (gradients flow into it).
+        zeta: Weight ζ_adv.
+        marginal: ``"shuffle"`` or ``"roll"``.
+        mode: ``"flip"``: cross-entropy with the labels swapped (non-saturating); ``"minimax"``: minus D's
+            cross-entropy.
+        generator: Random generator for the shuffle.
+    """
+    joint, shuffled = _joint_and_shuffled(discriminator, e, i, marginal, generator)
+    bce = F.binary_cross_entropy_with_logits
+    if mode == "flip":
+        fool = bce(joint, torch.zeros_like(joint)) + bce(shuffled, torch.ones_like(shuffled))
+    elif mode == "minimax":
+        fool = -(bce(joint, torch.ones_like(joint)) + bce(shuffled, torch.zeros_like(shuffled)))
+    else:
+        raise ValueError(f"adversarial mode must be 'flip' or 'minimax', got {mode!r}")
+    loss = zeta * fool
+    return LossTerms(loss, {"loss": loss.detach(), "fool": fool.detach()})
+
+
+# ------------------------------------------------------------------------------------------- factories
+@register_model
+def dicefer_resnet18(num_classes: int = 7, code_dim: int = 64, input_size: int = 112,
+                     expression_weights: str | Path | None = None, identity_weights: str | Path | None = None,
+                     **kwargs: object) -> DiceFer:
+    """DICE-FER with two ResNet-18 encoders, 64-d codes, 112x112 grey input (random init by default)."""
+    return DiceFer(num_classes=num_classes, code_dim=code_dim, input_size=input_size,
+                   expression_weights=expression_weights, identity_weights=identity_weights,
+                   **kwargs)  # type: ignore[arg-type]
+
+
+@register_model
+def resnet18_classifier(num_classes: int = 7, weights: str | Path | None = None,
+                        drop_rate: float = 0.0) -> ResNet18Classifier:
+    """Plain ResNet-18 expression classifier (baseline), random init unless a local state dict is given."""
+    return ResNet18Classifier(num_classes=num_classes, weights=weights, drop_rate=drop_rate)

@@ -14,6 +14,7 @@ except ParamsError as err:
 include: "workflow/rules/common.smk"
 include: "workflow/rules/synthetic.smk"
 include: "workflow/rules/data.smk"
+include: "workflow/rules/ifdd.smk"
 
 
 rule all:
@@ -21,3 +22,4 @@ rule all:
     input:
         rules.pack_clips.output,
         rules.pack_images.output,
+        rules.summarize_ifdd.output,

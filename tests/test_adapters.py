@@ -184,15 +184,21 @@ def _ferv39k(root: Path, lines: dict[str, str]) -> Path:
 
 
 def test_ferv39k_class_names_and_single_split(tmp_path: Path) -> None:
-    root = _ferv39k(tmp_path, {
-        "train": "Action/Angry/0001 Angry\nDaily/Surprise/0002 Surprise\nNews/Happy/0003 happy\n",
-        "test": "Action/Neutral/0009 Neutral\n",
-    })
+    root = _ferv39k(
+        tmp_path,
+        {
+            "train": "Action/Angry/0001 Angry\nDaily/Surprise/0002 Surprise\nNews/Happy/0003 happy\n",
+            "test": "Action/Neutral/0009 Neutral\n",
+        },
+    )
     rs = load_ferv39k(root, "train")
     assert rs.classes == FERV39K_CLASSES
     assert FERV39K_CLASSES == ("Angry", "Disgust", "Fear", "Happy", "Neutral", "Sad", "Surprise")
     assert [(r.sample_id, r.label) for r in rs] == [
-        ("Action/Angry/0001", 0), ("Daily/Surprise/0002", 6), ("News/Happy/0003", 3)]
+        ("Action/Angry/0001", 0),
+        ("Daily/Surprise/0002", 6),
+        ("News/Happy/0003", 3),
+    ]
     assert rs[0].media == root / "2_ClipsforFaceCrop" / "Action" / "Angry" / "0001"
     assert rs[0].fold is None and rs[0].media_kind == "frames"
     assert [r.label for r in load_records("FERV39k", root, split="test")] == [4]
@@ -289,15 +295,22 @@ def test_rafdb_order_splits_and_media(tmp_path: Path) -> None:
     lines = [("train_00001.jpg", 1), ("train_00002.jpg", 4), ("test_0001.jpg", 7), ("train_00003.jpg", 6)]
     basic = _rafdb(tmp_path / "RAF-DB" / "basic", lines)
     rs = load_rafdb(basic, "train")
-    assert rs.classes == RAFDB_CLASSES == (
-        "Surprise", "Fear", "Disgust", "Happiness", "Sadness", "Anger", "Neutral")
+    assert (
+        rs.classes
+        == RAFDB_CLASSES
+        == ("Surprise", "Fear", "Disgust", "Happiness", "Sadness", "Anger", "Neutral")
+    )
     assert [(r.sample_id, rs.class_name(r.label)) for r in rs] == [
-        ("train_00001", "Surprise"), ("train_00002", "Happiness"), ("train_00003", "Anger")]
+        ("train_00001", "Surprise"),
+        ("train_00002", "Happiness"),
+        ("train_00003", "Anger"),
+    ]
     assert rs[0].media == basic / "Image" / "aligned" / "train_00001_aligned.jpg"
     assert rs[0].media_kind == "image"
     test = load_rafdb(tmp_path / "RAF-DB", "test", media="original")  # the parent of basic/ works too
     assert [(r.sample_id, r.label, r.media) for r in test] == [
-        ("test_0001", 6, basic / "Image" / "original" / "test_0001.jpg")]
+        ("test_0001", 6, basic / "Image" / "original" / "test_0001.jpg")
+    ]
     assert len(load_records("RAF-DB", basic, split="test")) == 1
 
 
@@ -324,17 +337,23 @@ def test_rafdb_bad_lines(tmp_path: Path, line: str, error: type[Exception], matc
 
 def _synthetic(root: Path) -> Path:
     for k in range(1, 6):
-        _write(root / "DFEW" / "EmoLabel_DataSplit" / "train(single-labeled)" / f"set_{k}.csv",
-               "video_name,label\n1,1\n2,5\n3,7\n")
-        _write(root / "DFEW" / "EmoLabel_DataSplit" / "test(single-labeled)" / f"set_{k}.csv",
-               "video_name,label\n4,2\n")
+        _write(
+            root / "DFEW" / "EmoLabel_DataSplit" / "train(single-labeled)" / f"set_{k}.csv",
+            "video_name,label\n1,1\n2,5\n3,7\n",
+        )
+        _write(
+            root / "DFEW" / "EmoLabel_DataSplit" / "test(single-labeled)" / f"set_{k}.csv",
+            "video_name,label\n4,2\n",
+        )
     for v in range(1, 5):
         _write(root / "DFEW" / "Clip" / "original" / f"{v:05d}.mp4", "mp4")
-    _write(root / "ground_truth" / "clips.csv",
-           "video_name,label,identity,fold\n1,0,3,1\n2,4,11,1\n4,1,0,2\n")  # clip 3 has no identity
+    _write(
+        root / "ground_truth" / "clips.csv", "video_name,label,identity,fold\n1,0,3,1\n2,4,11,1\n4,1,0,2\n"
+    )  # clip 3 has no identity
     _rafdb(root / "RAF-DB" / "basic", [("train_00001.jpg", 2), ("test_0001.jpg", 3)])
-    _write(root / "ground_truth" / "images.csv",
-           "name,label,identity\ntrain_00001.jpg,1,7\ntest_0001.jpg,2,8\n")
+    _write(
+        root / "ground_truth" / "images.csv", "name,label,identity\ntrain_00001.jpg,1,7\ntest_0001.jpg,2,8\n"
+    )
     return root
 
 
@@ -343,7 +362,9 @@ def test_synthetic_video_is_dfew_with_mp4_and_identities(tmp_path: Path) -> None
     rs = load_records("synthetic_video", root, fold=2, split="train", max_skip_fraction=0.5)
     assert rs.classes == DFEW_CLASSES and rs.dataset == "synthetic_video"
     assert [(r.sample_id, r.label, r.identity, r.media_kind) for r in rs] == [
-        ("00001", 0, "3", "video"), ("00002", 4, "11", "video")]
+        ("00001", 0, "3", "video"),
+        ("00002", 4, "11", "video"),
+    ]
     assert rs[0].media == root / "DFEW" / "Clip" / "original" / "00001.mp4"
     assert [s.sample_id for s in rs.skipped] == ["00003"] and "no identity" in rs.skipped[0].reason
     with pytest.raises(TooManySkipsError, match="no identity"):

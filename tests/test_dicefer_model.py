@@ -101,8 +101,9 @@ def test_expression_loss_finite_with_gradients_into_stage1_parts() -> None:
     for key in ("global_mn", "local_mn", "global_nm", "local_nm"):
         assert _grad_norm(model.exp_stats[key]) > 0, key
     assert _grad_norm(model.identity_encoder) == 0
-    jsd = expression_loss(model.exp_stats, map_m, e_m, map_n, e_n, estimator="jsd", marginal="roll",
-                          l1_reduction="mean")
+    jsd = expression_loss(
+        model.exp_stats, map_m, e_m, map_n, e_n, estimator="jsd", marginal="roll", l1_reduction="mean"
+    )
     assert torch.isfinite(jsd.loss)
     assert jsd.terms["l1"].item() == pytest.approx((e_m - e_n).abs().mean().item(), rel=1e-5)
 
@@ -162,8 +163,9 @@ def test_stage2_step_leaves_expression_encoder_unchanged() -> None:
     opts["discriminator"].zero_grad()
     d.loss.backward()
     opts["discriminator"].step()
-    enc = (identity_mi_loss(model.id_stats, map_i, e, i).loss
-           + adversarial_loss(model.discriminator, e, i).loss)
+    enc = (
+        identity_mi_loss(model.id_stats, map_i, e, i).loss + adversarial_loss(model.discriminator, e, i).loss
+    )
     opts["encoder"].zero_grad()
     opts["statistics"].zero_grad()
     enc.backward()
@@ -200,8 +202,9 @@ def test_local_weights_load_and_bad_files_are_named(tmp_path) -> None:
     model = create_model("dicefer_resnet18", expression_weights=good, **SMALL)
     loaded = model.expression_encoder.trunk.state_dict()
     assert torch.equal(loaded["layer4.1.conv2.weight"], reference.state_dict()["layer4.1.conv2.weight"])
-    assert not torch.equal(model.identity_encoder.trunk.state_dict()["conv1.weight"],
-                           reference.state_dict()["conv1.weight"])
+    assert not torch.equal(
+        model.identity_encoder.trunk.state_dict()["conv1.weight"], reference.state_dict()["conv1.weight"]
+    )
     baseline = create_model("resnet18_classifier", weights=good)
     assert torch.equal(baseline.trunk.state_dict()["conv1.weight"], reference.state_dict()["conv1.weight"])
 

@@ -34,8 +34,12 @@ N, SIZE, STEP = 40, 64, 6  # frame i is grey level i * STEP
 
 def write_video(path: Path, n: int = N, gop: int = 1, faststart: bool = False) -> Path:
     """H.264 .mp4 with a keyframe every `gop` frames (B-frames allowed), frame i filled with i * STEP."""
-    opts = {"crf": "10", "preset": "fast", "threads": "1",
-            "x264-params": f"keyint={gop}:min-keyint={gop}:scenecut=0"}
+    opts = {
+        "crf": "10",
+        "preset": "fast",
+        "threads": "1",
+        "x264-params": f"keyint={gop}:min-keyint={gop}:scenecut=0",
+    }
     with av.open(str(path), "w", format="mp4", options={"movflags": "faststart"} if faststart else {}) as c:
         stream = c.add_stream("libx264", rate=25, options=opts)
         stream.width = stream.height = SIZE
@@ -76,8 +80,9 @@ def test_uniform_indices_spread_over_the_clip_and_short_clips_repeat_the_last_fr
 def test_contiguous_window_test_is_centred_and_train_is_random_but_seeded() -> None:
     assert contiguous_indices(40, 16).tolist() == list(range(12, 28))
     assert contiguous_indices(100, 32, 2).tolist() == list(range(18, 81, 2))  # MAFW: span 63, centred
-    starts = {int(contiguous_indices(40, 16, train=True, rng=np.random.default_rng(s))[0])
-              for s in range(200)}
+    starts = {
+        int(contiguous_indices(40, 16, train=True, rng=np.random.default_rng(s))[0]) for s in range(200)
+    }
     assert starts == set(range(25))  # every start 0..24 occurs, none beyond
     a = contiguous_indices(40, 16, train=True, rng=np.random.default_rng(7))
     b = contiguous_indices(40, 16, train=True, rng=np.random.default_rng(7))
@@ -88,8 +93,10 @@ def test_contiguous_window_test_is_centred_and_train_is_random_but_seeded() -> N
 
 def test_short_clips_repeat_their_last_frame_in_contiguous_windows() -> None:
     assert contiguous_indices(10, 16).tolist() == list(range(10)) + [9] * 6
-    assert contiguous_indices(10, 16, train=True, rng=np.random.default_rng(0)).tolist() == \
-        list(range(10)) + [9] * 6
+    assert (
+        contiguous_indices(10, 16, train=True, rng=np.random.default_rng(0)).tolist()
+        == list(range(10)) + [9] * 6
+    )
     assert contiguous_indices(20, 32, 2).tolist() == list(range(0, 20, 2)) + [19] * 22
 
 
@@ -145,8 +152,9 @@ def test_strategy_follows_the_keyframe_layout(videos: dict[str, Path]) -> None:
     [uniform_indices(N, 16), contiguous_indices(N, 16), [39, 3, 3, 20, 0], [7]],
     ids=["uniform", "centre", "unordered-repeats", "single"],
 )
-def test_seek_and_sequential_decode_identical_frames(videos: dict[str, Path], layout: str,
-                                                     indices: np.ndarray | list[int]) -> None:
+def test_seek_and_sequential_decode_identical_frames(
+    videos: dict[str, Path], layout: str, indices: np.ndarray | list[int]
+) -> None:
     seek = decode_video(videos[layout], indices, strategy="seek")
     sequential = decode_video(videos[layout], indices, strategy="sequential")
     auto = decode_frames(videos[layout], indices)
@@ -172,8 +180,9 @@ def test_auto_decodes_fewer_frames_where_keyframes_allow(videos: dict[str, Path]
 
 
 def test_short_video_repeats_its_last_frame(videos: dict[str, Path]) -> None:
-    clip = read_clip(videos["short"], "video", ClipSampler(16, "contiguous", 1), train=True,
-                     rng=np.random.default_rng(0))
+    clip = read_clip(
+        videos["short"], "video", ClipSampler(16, "contiguous", 1), train=True, rng=np.random.default_rng(0)
+    )
     assert clip.source_frames == 10 and clip.indices.tolist() == list(range(10)) + [9] * 6
     assert counters(clip.frames) == list(range(10)) + [9] * 6
     assert np.array_equal(clip.frames[9], clip.frames[15])
@@ -253,8 +262,9 @@ def mixed_records(tmp_path: Path, videos: dict[str, Path]) -> list[Record]:
     ]
 
 
-def test_extraction_manifest_records_each_failure_with_its_reason(tmp_path: Path,
-                                                                  mixed_records: list[Record]) -> None:
+def test_extraction_manifest_records_each_failure_with_its_reason(
+    tmp_path: Path, mixed_records: list[Record]
+) -> None:
     out = tmp_path / "out"
     result = extract_records(mixed_records, out, ClipSampler(16, "contiguous"), max_failed_fraction=0.6)
     with (out / "manifest.csv").open(newline="") as f:
@@ -262,13 +272,15 @@ def test_extraction_manifest_records_each_failure_with_its_reason(tmp_path: Path
     assert list(rows) == [r.sample_id for r in mixed_records]
     status = {k: (r["status"], r["reason"].split(":")[0]) for k, r in rows.items()}
     assert status == {
-        "00001": ("ok", ""), "00002": ("ok", ""),
+        "00001": ("ok", ""),
+        "00002": ("ok", ""),
         "00003": ("failed", "undecodable"),
         "00004": ("failed", "empty"),
         "00005": ("failed", "truncated"),
         "00006": ("failed", "truncated"),
         "00007": ("failed", "missing"),
-        "scene/00008": ("ok", ""), "00009": ("ok", ""),
+        "scene/00008": ("ok", ""),
+        "00009": ("ok", ""),
     }
     assert rows["00005"]["reason"] == f"truncated: {rows['00005']['reason'].split(': ', 1)[1]}"
     assert "of 40 declared frames" in rows["00005"]["reason"]
@@ -285,8 +297,9 @@ def test_extraction_manifest_records_each_failure_with_its_reason(tmp_path: Path
     assert not (out / "00003.npy").exists()
 
 
-def test_extraction_fails_with_a_summary_above_the_threshold(tmp_path: Path,
-                                                             mixed_records: list[Record]) -> None:
+def test_extraction_fails_with_a_summary_above_the_threshold(
+    tmp_path: Path, mixed_records: list[Record]
+) -> None:
     out = tmp_path / "out"
     with pytest.raises(TooManySkipsError) as err:
         extract_records(mixed_records, out, ClipSampler(4, "uniform"), max_failed_fraction=0.5)

@@ -36,8 +36,9 @@ def one_thread():
     torch.set_num_threads(before)
 
 
-def _train_stat_net(rho: float, estimator: str, steps: int = 800,
-                    seed: int = 0) -> tuple[MLPStatNet, torch.Generator]:
+def _train_stat_net(
+    rho: float, estimator: str, steps: int = 800, seed: int = 0
+) -> tuple[MLPStatNet, torch.Generator]:
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     net = MLPStatNet(1, 1, hidden=(64, 64))

@@ -15,9 +15,22 @@ def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(cmd, capture_output=True, text=True, timeout=600)
 
 
+TINY_PARAMS = """
+ifdd:
+  folds: [1]
+  img_size: 64
+  model: {width_mult: 0.35, embed_dim: 32}
+  train: {epochs: 1, batch_size: 4, lr: 0.001, warmup_epochs: 0.5, num_workers: 0}
+"""
+
+
+def write_params(project: Path, seed: int, extra: str = "") -> None:
+    (project / "params.yaml").write_text(f"synthetic:\n  size: tiny\n  seed: {seed}\n{extra}{TINY_PARAMS}")
+
+
 @pytest.fixture
 def tiny_project(tmp_path) -> Path:
-    (tmp_path / "params.yaml").write_text("synthetic:\n  size: tiny\n  seed: 1\n")
+    write_params(tmp_path, seed=1)
     return tmp_path
 
 
@@ -28,7 +41,7 @@ def test_dry_run_plans_the_benchmark(tiny_project):
     assert not (tiny_project / "data").exists()
 
 
-def test_run_generates_the_benchmark_then_has_nothing_to_do(tiny_project):
+def test_pipeline_runs_then_has_nothing_to_do(tiny_project):
     result = snakemake(tiny_project, "--cores", "2")
     assert result.returncode == 0, result.stderr
     root = tiny_project / "data" / "raw" / "synthetic" / "tiny"
@@ -38,13 +51,31 @@ def test_run_generates_the_benchmark_then_has_nothing_to_do(tiny_project):
     assert (tiny_project / "logs" / "synthesize_tiny.log").is_file()
     assert (tiny_project / "logs" / "benchmarks" / "synthesize_tiny.tsv").is_file()
 
+    stores = tiny_project / "data" / "processed" / "synthetic"
+    assert json.loads((stores / "clips_metrics.json").read_text())["samples"] == measured["clips"]
+    assert json.loads((stores / "images_metrics.json").read_text())["samples"] == measured["images"]
+    summary = json.loads((tiny_project / "results" / "ifdd" / "summary.json").read_text())
+    assert set(summary) == {"ifdd_mobilenetv2", "baseline_mobilenetv2"}
+    assert set(summary["ifdd_mobilenetv2"]["folds"]) == {"1"}
+
     again = snakemake(tiny_project, "-n", "--cores", "2")
     assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr
 
-    # a changed benchmark parameter re-runs the rule
-    (tiny_project / "params.yaml").write_text("synthetic:\n  size: tiny\n  seed: 2\n")
-    changed = snakemake(tiny_project, "-n", "--cores", "2")
-    assert changed.returncode == 0 and "synthesize" in changed.stdout
+    # a changed IFDD parameter re-runs IFDD's jobs only
+    write_params(tiny_project, seed=1, extra="data:\n  shards: 2\n")
+    (tiny_project / "params.yaml").write_text(
+        (tiny_project / "params.yaml").read_text().replace("lr: 0.001", "lr: 0.002")
+    )
+    changed = snakemake(tiny_project, "-n", "--cores", "2", "--quiet", "rules")
+    assert changed.returncode == 0, changed.stderr
+    planned = changed.stdout
+    assert "train_ifdd" in planned and "summarize_ifdd" in planned
+    assert "synthesize" not in planned and "prepare_shard" not in planned
+
+    # a changed benchmark parameter re-runs everything downstream
+    write_params(tiny_project, seed=2)
+    changed = snakemake(tiny_project, "-n", "--cores", "2", "--quiet", "rules")
+    assert changed.returncode == 0 and "synthesize" in changed.stdout and "prepare_shard" in changed.stdout
 
 
 def test_bad_params_stop_snakemake_before_any_work(tiny_project):

@@ -68,8 +68,10 @@ def _cmd_prepare(args: argparse.Namespace) -> int:
     params = _params(args)
     synthetic = args.synthetic_root or paths.synthetic_root(params)
     stats = prepare_shard(params, args.kind, args.shard, args.out, synthetic)
-    print(f"shard {args.shard}: {stats.samples} {args.kind} aligned, {stats.frames_detected}/{stats.frames} "
-          f"frames with a detected face, {stats.frames_borrowed} borrowed")
+    print(
+        f"shard {args.shard}: {stats.samples} {args.kind} aligned, {stats.frames_detected}/{stats.frames} "
+        f"frames with a detected face, {stats.frames_borrowed} borrowed"
+    )
     return 0
 
 
@@ -84,6 +86,43 @@ def _cmd_pack(args: argparse.Namespace) -> int:
         return 1
     print(json.dumps(result, indent=2))
     return 0
+
+
+def _cmd_train_ifdd(args: argparse.Namespace) -> int:
+    from ferflow.train.ifdd import train_ifdd
+
+    params = _params(args)
+    p = params.ifdd
+    if args.threads:
+        p = p.model_copy(update={"train": p.train.model_copy(update={"threads": args.threads})})
+    fold = None if args.fold == 0 else args.fold
+    result = train_ifdd(p, args.store, args.variant, fold, args.out)
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+def _cmd_evaluate_ifdd(args: argparse.Namespace) -> int:
+    from ferflow.evaluate.ifdd import evaluate_ifdd
+
+    result = evaluate_ifdd(args.model, args.store, args.out, args.truth, args.device)
+    print(f"{result['variant']} fold {result['fold']}: WAR {result['war']:.4f}  UAR {result['uar']:.4f}")
+    return 0
+
+
+def _cmd_summarize_ifdd(args: argparse.Namespace) -> int:
+    from ferflow.evaluate.ifdd import summarize_ifdd
+
+    print(json.dumps(summarize_ifdd(args.metrics, args.out), indent=2))
+    return 0
+
+
+def _cmd_gpu_run(args: argparse.Namespace) -> int:
+    from ferflow.gpu import run_stage
+
+    stage = args.stage[1:] if args.stage[:1] == ["--"] else args.stage
+    if not stage:
+        raise SystemExit("gpu-run: give the ferflow stage to run after --")
+    return run_stage(args.gpus, stage)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -120,23 +159,30 @@ def build_parser() -> argparse.ArgumentParser:
     synth.set_defaults(func=_cmd_synthesize)
 
     prepare = stages.add_parser(
-        "prepare", help="decode, sample and align one shard of a dataset into a shard store",
+        "prepare",
+        help="decode, sample and align one shard of a dataset into a shard store",
         description="Read every N-th record of the video (clips) or image dataset named in the `data` "
-                    "section, sample and decode its frames with PyAV, align the faces (dlib) and write a "
-                    "shard store; unusable samples are recorded with the reason.")
+        "section, sample and decode its frames with PyAV, align the faces (dlib) and write a "
+        "shard store; unusable samples are recorded with the reason.",
+    )
     _add_params_options(prepare)
     prepare.add_argument("--kind", choices=("clips", "images"), required=True)
     prepare.add_argument("--shard", type=int, required=True, help="0 .. data.shards-1")
     prepare.add_argument("--out", type=Path, required=True, help="shard store folder")
-    prepare.add_argument("--synthetic-root", type=Path,
-                         help="the embedded benchmark's folder (default: data/raw/synthetic/<size>)")
+    prepare.add_argument(
+        "--synthetic-root",
+        type=Path,
+        help="the embedded benchmark's folder (default: data/raw/synthetic/<size>)",
+    )
     prepare.set_defaults(func=_cmd_prepare)
 
     pack = stages.add_parser(
-        "pack", help="join shard stores into one store with its manifest and metrics",
+        "pack",
+        help="join shard stores into one store with its manifest and metrics",
         description="Join shard stores into one memory-mapped store; write the manifest of skipped samples "
-                    "and the stage's metrics (detection rate, NME on the embedded benchmark). Fails with a "
-                    "summary when more than data.max_skip_fraction of the samples were unusable.")
+        "and the stage's metrics (detection rate, NME on the embedded benchmark). Fails with a "
+        "summary when more than data.max_skip_fraction of the samples were unusable.",
+    )
     _add_params_options(pack)
     pack.add_argument("--kind", choices=("clips", "images"), required=True)
     pack.add_argument("--shards", type=Path, nargs="+", required=True)
@@ -144,6 +190,51 @@ def build_parser() -> argparse.ArgumentParser:
     pack.add_argument("--metrics", type=Path, required=True)
     pack.add_argument("--manifest", type=Path, required=True)
     pack.set_defaults(func=_cmd_pack)
+
+    train = stages.add_parser(
+        "train-ifdd",
+        help="train IFDD or its baseline on one fold of a clip store",
+        description="Train one model variant on one fold, with the `ifdd` section of the parameters. "
+        "Re-running the same command resumes from the job folder's checkpoint.",
+    )
+    _add_params_options(train)
+    train.add_argument(
+        "--store", type=Path, required=True, help="clip store (data/processed/<dataset>/clips)"
+    )
+    train.add_argument("--variant", required=True, help="a registered model, e.g. ifdd_mobilenetv2")
+    train.add_argument("--fold", type=int, default=0, help="fold to train (0: datasets with one fixed split)")
+    train.add_argument("--out", type=Path, required=True, help="job folder for checkpoints and logs")
+    train.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: from params)")
+    train.set_defaults(func=_cmd_train_ifdd)
+
+    evaluate = stages.add_parser(
+        "evaluate-ifdd",
+        help="evaluate a trained IFDD model or baseline on its fold's test set",
+        description="Write predictions.csv and metrics.json (WAR, UAR, per-class recall, confusion "
+        "matrices); with --truth, also where ISSM's indices fall relative to the true episode.",
+    )
+    evaluate.add_argument("--model", type=Path, required=True, help="model.pt written by train-ifdd")
+    evaluate.add_argument("--store", type=Path, required=True)
+    evaluate.add_argument("--out", type=Path, required=True)
+    evaluate.add_argument("--truth", type=Path, help="the embedded benchmark's ground_truth/clips.csv")
+    evaluate.add_argument("--device", default="auto")
+    evaluate.set_defaults(func=_cmd_evaluate_ifdd)
+
+    summarize = stages.add_parser("summarize-ifdd", help="per-fold and mean WAR/UAR of every variant")
+    summarize.add_argument("--metrics", type=Path, nargs="+", required=True)
+    summarize.add_argument("--out", type=Path, required=True)
+    summarize.set_defaults(func=_cmd_summarize_ifdd)
+
+    gpu_run = stages.add_parser(
+        "gpu-run",
+        help="run a stage on locked GPU slots (CUDA_VISIBLE_DEVICES; torchrun for several)",
+        description="Lock N free GPUs, set CUDA_VISIBLE_DEVICES and run `ferflow STAGE ...` (under "
+        "torchrun --standalone when N > 1). Without GPUs the stage runs on the CPU; under "
+        "SLURM the devices SLURM assigned are used as they are.",
+    )
+    gpu_run.add_argument("--gpus", type=int, default=1)
+    gpu_run.add_argument("stage", nargs=argparse.REMAINDER, help="-- STAGE [ARGS...]")
+    gpu_run.set_defaults(func=_cmd_gpu_run)
     return parser
 
 

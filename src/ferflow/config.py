@@ -133,11 +133,73 @@ class DataParams(_Section):
     smooth_sigma: Annotated[float, Field(ge=0.0, le=10.0)] = 1.0  # temporal landmark smoothing, frames
 
 
+class AugmentParams(_Section):
+    """Train-time clip augmentation, identical for every frame of a clip."""
+
+    scale: IntensityRange = IntensityRange(low=0.5, high=1.0)  # RandomResizedCrop area range
+    flip: Fraction = 0.5
+    jitter: Annotated[float, Field(ge=0.0, le=1.0)] = 0.4  # brightness, contrast and saturation
+
+
+class MixupParams(_Section):
+    """Mixup/CutMix with label smoothing (timm); `enabled: false` trains with plain cross-entropy."""
+
+    enabled: bool = True
+    mixup_alpha: Annotated[float, Field(ge=0.0)] = 0.8
+    cutmix_alpha: Annotated[float, Field(ge=0.0)] = 1.0
+    prob: Fraction = 1.0
+    switch_prob: Fraction = 0.5
+    label_smoothing: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.1
+
+
+class TrainParams(_Section):
+    """What every training job shares: optimisation, schedule, precision, selection, hardware."""
+
+    epochs: Annotated[int, Field(ge=1)] = 100
+    batch_size: Annotated[int, Field(ge=2)] = 16
+    lr: Annotated[float, Field(gt=0.0)] = 5e-5
+    weight_decay: Annotated[float, Field(ge=0.0)] = 1e-3
+    warmup_epochs: Annotated[float, Field(ge=0.0)] = 10
+    min_lr_ratio: Fraction = 0.01  # cosine decays to this share of lr
+    selection: Literal["last", "val", "test"] = "last"  # "test" is optimistic: labelled so in reports
+    val_fraction: Annotated[float, Field(gt=0.0, lt=0.5)] = 0.15
+    seed: Annotated[int, Field(ge=0)] = 0
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    amp: bool = True  # bf16 autocast on CUDA
+    compile: bool = False  # torch.compile the model
+    num_workers: Annotated[int, Field(ge=0)] = 2
+    threads: Annotated[int, Field(ge=0)] = 0  # torch CPU threads per job; 0 = torch's default
+    gpus: Annotated[int, Field(ge=0)] = 1  # GPUs per job when CUDA is present (>1 runs torchrun)
+
+
+class IFDDParams(_Section):
+    """IFDD and its static baseline on the video branch."""
+
+    variants: list[str] = ["ifdd_mobilenetv2", "baseline_mobilenetv2"]
+    folds: list[Annotated[int, Field(ge=1, le=10)]] | None = None  # None = every fold of the dataset
+    num_frames: Annotated[int, Field(ge=4)] = 16
+    img_size: Annotated[int, Field(ge=32)] = 224
+    model: dict[str, str | int | float | bool] = {}  # extra factory arguments, e.g. {width_mult: 0.5}
+    backbone_weights: Path | None = None  # local pretrained weights (never downloaded)
+    drop_path: Fraction = 0.2
+    dropout: Fraction = 0.5
+    split: Literal["issm", "fixed"] = "issm"  # ablation: fixed even/odd frames instead of ISSM
+    use_ladm: bool = True  # ablation: no LADM
+    issm_sampling: Literal["shifted", "exact"] = "exact"
+    mlp_residual: bool = False
+    lifting_weight: Annotated[float, Field(ge=0.0)] = 0.1  # 0 = ablation without the lifting loss
+    lifting_reduction: Literal["mean", "sum"] = "mean"  # "sum" reproduces the released code
+    augment: AugmentParams = AugmentParams()
+    mixup: MixupParams = MixupParams()
+    train: TrainParams = TrainParams()
+
+
 class Params(_Section):
     """All of `params.yaml`."""
 
     synthetic: SyntheticParams = SyntheticParams()
     data: DataParams = DataParams()
+    ifdd: IFDDParams = IFDDParams()
 
 
 def _describe(error: dict[str, Any]) -> str:

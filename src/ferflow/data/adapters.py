@@ -40,8 +40,17 @@ from ferflow.data.records import (
 DFEW_CLASSES: tuple[str, ...] = ("Happy", "Sad", "Neutral", "Angry", "Surprise", "Disgust", "Fear")
 FERV39K_CLASSES: tuple[str, ...] = ("Angry", "Disgust", "Fear", "Happy", "Neutral", "Sad", "Surprise")
 MAFW_CLASSES: tuple[str, ...] = (
-    "anger", "disgust", "fear", "happiness", "neutral", "sadness", "surprise",
-    "contempt", "anxiety", "helplessness", "disappointment",
+    "anger",
+    "disgust",
+    "fear",
+    "happiness",
+    "neutral",
+    "sadness",
+    "surprise",
+    "contempt",
+    "anxiety",
+    "helplessness",
+    "disappointment",
 )
 RAFDB_CLASSES: tuple[str, ...] = ("Surprise", "Fear", "Disgust", "Happiness", "Sadness", "Anger", "Neutral")
 
@@ -92,8 +101,11 @@ def safe_relative(text: str, source: Path | str, lineno: int | None) -> PurePosi
     """
     s = text.strip().replace("\\", "/")
     if s.startswith("/") or re.match(r"^[A-Za-z]:", s):
-        raise UnsafePathError(source, lineno, f"absolute path {text!r} not allowed; expected a path "
-                                              "relative to the dataset root")
+        raise UnsafePathError(
+            source,
+            lineno,
+            f"absolute path {text!r} not allowed; expected a path relative to the dataset root",
+        )
     parts: list[str] = []
     for part in s.split("/"):
         if part in ("", "."):
@@ -188,8 +200,11 @@ def _finish(
     skipped: list[Skip] = []
     for row in rows:
         if row.sample_id in seen:
-            raise AnnotationError(row.source, row.lineno, f"duplicate sample {row.sample_id!r} "
-                                                          f"(first listed on line {seen[row.sample_id]})")
+            raise AnnotationError(
+                row.source,
+                row.lineno,
+                f"duplicate sample {row.sample_id!r} (first listed on line {seen[row.sample_id]})",
+            )
         seen[row.sample_id] = row.lineno
         problem = _media_problem(row.media, row.kind) if check_media else None
         if problem is not None:
@@ -199,8 +214,13 @@ def _finish(
         if identity_of is not None:
             identity = identity_of(row)
             if identity is None:
-                skipped.append(Skip(row.sample_id, row.media, f"no identity: {row.sample_id!r} not listed in "
-                                                              f"{identity_source}"))
+                skipped.append(
+                    Skip(
+                        row.sample_id,
+                        row.media,
+                        f"no identity: {row.sample_id!r} not listed in {identity_source}",
+                    )
+                )
                 continue
         records.append(Record(row.sample_id, row.media, row.kind, row.label, split, dataset, identity, fold))
     what = f"{dataset} {split}" + (f" fold {fold}" if fold is not None else "") + f" ({sources[-1]})"
@@ -213,8 +233,9 @@ def _finish(
 DFEW_MEDIA = {"frames": "Clip/clip_224x224", "frames16": "Clip/clip_224x224_16f", "video": "Clip/original"}
 
 
-def dfew_split_file(root: str | Path, fold: int, split: str,
-                    split_dir: str | Path = "EmoLabel_DataSplit") -> Path:
+def dfew_split_file(
+    root: str | Path, fold: int, split: str, split_dir: str | Path = "EmoLabel_DataSplit"
+) -> Path:
     """Locate DFEW's split CSV, accepting the official and the renamed layouts.
 
     Tried in order, under `split_dir`: `<split>(single-labeled)/set_<k>.csv` (official),
@@ -249,15 +270,17 @@ def _parse_dfew_csv(path: Path) -> tuple[list[tuple[int, int, int]], int]:
         if k == 0 and [c.lower() for c in cells] == ["video_name", "label"]:
             continue
         if len(cells) != 2 or not cells[0].isdigit() or not cells[1].isdigit():
-            expected = ("header 'video_name,label' or " if k == 0 else "") + \
-                "'<video number>,<label 0..7>' (e.g. '123,4')"
+            expected = (
+                "header 'video_name,label' or " if k == 0 else ""
+            ) + "'<video number>,<label 0..7>' (e.g. '123,4')"
             raise AnnotationError(path, lineno, f"expected {expected}, got {line!r}")
         video, label = int(cells[0]), int(cells[1])
         if video < 1:
             raise AnnotationError(path, lineno, f"video_name must be a positive integer, got {cells[0]!r}")
         if not 0 <= label <= len(DFEW_CLASSES):
-            raise AnnotationError(path, lineno, f"label must be 1..7 (0 = no single label, dropped), "
-                                                f"got {label}")
+            raise AnnotationError(
+                path, lineno, f"label must be 1..7 (0 = no single label, dropped), got {label}"
+            )
         if label == 0:
             dropped += 1
             continue
@@ -265,8 +288,15 @@ def _parse_dfew_csv(path: Path) -> tuple[list[tuple[int, int, int]], int]:
     return rows, dropped
 
 
-def _dfew_rows(root: Path, fold: int, split: str, split_dir: str | Path, media: str,
-               media_dir: str | Path | None, video_ext: str) -> tuple[list[_Row], Path, int]:
+def _dfew_rows(
+    root: Path,
+    fold: int,
+    split: str,
+    split_dir: str | Path,
+    media: str,
+    media_dir: str | Path | None,
+    video_ext: str,
+) -> tuple[list[_Row], Path, int]:
     if media not in DFEW_MEDIA:
         raise ValueError(f"DFEW media must be one of {sorted(DFEW_MEDIA)}, got {media!r}")
     path = dfew_split_file(root, fold, split, split_dir)
@@ -274,8 +304,9 @@ def _dfew_rows(root: Path, fold: int, split: str, split_dir: str | Path, media: 
     base = _under(root, media_dir if media_dir is not None else DFEW_MEDIA[media])
     kind: MediaKind = "video" if media == "video" else "frames"
     suffix = _ext(video_ext) if kind == "video" else ""
-    rows = [_Row(f"{v:05d}", base / f"{v:05d}{suffix}", kind, label, path, lineno)
-            for lineno, v, label in parsed]
+    rows = [
+        _Row(f"{v:05d}", base / f"{v:05d}{suffix}", kind, label, path, lineno) for lineno, v, label in parsed
+    ]
     return rows, path, dropped
 
 
@@ -315,8 +346,16 @@ def load_dfew(
     root = Path(root)
     fold, split = _check_fold("dfew", fold), _check_split(split)
     rows, path, dropped = _dfew_rows(root, fold, split, split_dir, media, media_dir, video_ext)
-    return _finish("dfew", split, fold, rows, (path,), check_media=check_media,
-                   max_skip_fraction=max_skip_fraction, dropped=dropped)
+    return _finish(
+        "dfew",
+        split,
+        fold,
+        rows,
+        (path,),
+        check_media=check_media,
+        max_skip_fraction=max_skip_fraction,
+        dropped=dropped,
+    )
 
 
 # ----------------------------------------------------------------------------------------------- FERV39k
@@ -354,8 +393,9 @@ def load_ferv39k(
         base, kind, suffix = _under(root, media_dir or "2_ClipsforFaceCrop"), "frames", ""
     elif media == "video":
         if media_dir is None:
-            raise ValueError("FERV39k videos: pass media_dir, the folder holding <scene>/<Emotion>/<id>"
-                             f"{_ext(video_ext)}")
+            raise ValueError(
+                f"FERV39k videos: pass media_dir, the folder holding <scene>/<Emotion>/<id>{_ext(video_ext)}"
+            )
         base, kind, suffix = _under(root, media_dir), "video", _ext(video_ext)
     else:
         raise ValueError(f"FERV39k media must be 'frames' or 'video', got {media!r}")
@@ -365,15 +405,17 @@ def load_ferv39k(
     for lineno, line in _read_lines(path):
         clip, label = _two_tokens(path, lineno, line, "'<scene>/<Emotion>/<id> <Emotion>'")
         if label.lower() not in names:
-            raise AnnotationError(path, lineno, f"unknown class {label!r}; expected one of "
-                                                f"{', '.join(FERV39K_CLASSES)}")
+            raise AnnotationError(
+                path, lineno, f"unknown class {label!r}; expected one of {', '.join(FERV39K_CLASSES)}"
+            )
         rel = safe_relative(clip, path, lineno)
         media_path = base / rel
         if suffix:
             media_path = media_path.with_name(media_path.name + suffix)
         rows.append(_Row(str(rel), media_path, kind, names[label.lower()], path, lineno))  # type: ignore[arg-type]
-    return _finish("ferv39k", split, None, rows, (path,), check_media=check_media,
-                   max_skip_fraction=max_skip_fraction)
+    return _finish(
+        "ferv39k", split, None, rows, (path,), check_media=check_media, max_skip_fraction=max_skip_fraction
+    )
 
 
 # -------------------------------------------------------------------------------------------------- MAFW
@@ -425,23 +467,26 @@ def load_mafw(
     for lineno, line in _read_lines(path):
         name, label = _two_tokens(path, lineno, line, "'<clip>.mp4 <class>' (e.g. '03747.mp4 anger')")
         if label.lower() not in names:
-            raise AnnotationError(path, lineno, f"unknown class {label!r}; expected one of "
-                                                f"{', '.join(MAFW_CLASSES)}")
+            raise AnnotationError(
+                path, lineno, f"unknown class {label!r}; expected one of {', '.join(MAFW_CLASSES)}"
+            )
         rel = safe_relative(name, path, lineno)
         if kind == "frames":
             media_path = base / rel.with_suffix("")
         else:
             media_path = base / (rel.with_suffix(_ext(video_ext)) if video_ext is not None else rel)
         rows.append(_Row(str(rel.with_suffix("")), media_path, kind, names[label.lower()], path, lineno))
-    return _finish("mafw", split, fold, rows, (path,), check_media=check_media,
-                   max_skip_fraction=max_skip_fraction)
+    return _finish(
+        "mafw", split, fold, rows, (path,), check_media=check_media, max_skip_fraction=max_skip_fraction
+    )
 
 
 # ------------------------------------------------------------------------------------------- RAF-DB basic
 
 
-def _rafdb_rows(root: Path, split: str, label_file: str | Path, media: str,
-                media_dir: str | Path | None) -> tuple[list[_Row], Path]:
+def _rafdb_rows(
+    root: Path, split: str, label_file: str | Path, media: str, media_dir: str | Path | None
+) -> tuple[list[_Row], Path]:
     if not (root / "EmoLabel").exists() and (root / "basic" / "EmoLabel").is_dir():
         root = root / "basic"
     if media not in ("aligned", "original"):
@@ -450,8 +495,9 @@ def _rafdb_rows(root: Path, split: str, label_file: str | Path, media: str,
     path = _under(root, label_file)
     rows = []
     for lineno, line in _read_lines(path):
-        name, label = _two_tokens(path, lineno, line, "'<split>_<number>.jpg <label 1..7>' "
-                                                      "(e.g. 'train_00001.jpg 5')")
+        name, label = _two_tokens(
+            path, lineno, line, "'<split>_<number>.jpg <label 1..7>' (e.g. 'train_00001.jpg 5')"
+        )
         rel = safe_relative(name, path, lineno)
         prefix = rel.name.split("_", 1)[0]
         if prefix not in SPLITS or "_" not in rel.name:
@@ -490,8 +536,9 @@ def load_rafdb(
     """
     split = _check_split(split)
     rows, path = _rafdb_rows(Path(root), split, label_file, media, media_dir)
-    return _finish("rafdb", split, None, rows, (path,), check_media=check_media,
-                   max_skip_fraction=max_skip_fraction)
+    return _finish(
+        "rafdb", split, None, rows, (path,), check_media=check_media, max_skip_fraction=max_skip_fraction
+    )
 
 
 # -------------------------------------------------------------------------------- the embedded benchmark
@@ -504,8 +551,11 @@ def _read_identities(path: Path, key_column: str, key: Callable[[str], str]) -> 
         reader = csv.DictReader(f)
         missing = {key_column, "identity"} - set(reader.fieldnames or ())
         if missing:
-            raise AnnotationError(path, 1, f"expected columns {key_column!r} and 'identity' in the header, "
-                                           f"missing {sorted(missing)}")
+            raise AnnotationError(
+                path,
+                1,
+                f"expected columns {key_column!r} and 'identity' in the header, missing {sorted(missing)}",
+            )
         out: dict[str, str] = {}
         for lineno, row in enumerate(reader, start=2):
             name, identity = (row.get(key_column) or "").strip(), (row.get("identity") or "").strip()
@@ -541,13 +591,23 @@ def load_synthetic_video(
     """
     root = Path(root)
     fold, split = _check_fold("synthetic_video", fold), _check_split(split)
-    rows, path, dropped = _dfew_rows(_under(root, dfew_dir), fold, split, "EmoLabel_DataSplit", "video",
-                                     None, ".mp4")
+    rows, path, dropped = _dfew_rows(
+        _under(root, dfew_dir), fold, split, "EmoLabel_DataSplit", "video", None, ".mp4"
+    )
     gt = _under(root, ground_truth)
     ids = _read_identities(gt, "video_name", lambda s: str(int(s)))
-    return _finish("synthetic_video", split, fold, rows, (path, gt), check_media=check_media,
-                   max_skip_fraction=max_skip_fraction, dropped=dropped,
-                   identity_of=lambda r: ids.get(str(int(r.sample_id))), identity_source=gt)
+    return _finish(
+        "synthetic_video",
+        split,
+        fold,
+        rows,
+        (path, gt),
+        check_media=check_media,
+        max_skip_fraction=max_skip_fraction,
+        dropped=dropped,
+        identity_of=lambda r: ids.get(str(int(r.sample_id))),
+        identity_source=gt,
+    )
 
 
 def load_synthetic_image(
@@ -575,9 +635,17 @@ def load_synthetic_image(
     rows, path = _rafdb_rows(_under(root, rafdb_dir), split, "EmoLabel/list_patition_label.txt", media, None)
     gt = _under(root, ground_truth)
     ids = _read_identities(gt, "name", lambda s: str(PurePosixPath(s).with_suffix("")))
-    return _finish("synthetic_image", split, None, rows, (path, gt), check_media=check_media,
-                   max_skip_fraction=max_skip_fraction,
-                   identity_of=lambda r: ids.get(r.sample_id), identity_source=gt)
+    return _finish(
+        "synthetic_image",
+        split,
+        None,
+        rows,
+        (path, gt),
+        check_media=check_media,
+        max_skip_fraction=max_skip_fraction,
+        identity_of=lambda r: ids.get(r.sample_id),
+        identity_source=gt,
+    )
 
 
 # ------------------------------------------------------------------------------------------- dispatcher
@@ -602,8 +670,9 @@ def canonical_name(dataset: str) -> str:
     return key
 
 
-def load_records(dataset: str, root: str | Path, fold: int | None = None, split: str = "train",
-                 **paths: Any) -> RecordSet:
+def load_records(
+    dataset: str, root: str | Path, fold: int | None = None, split: str = "train", **paths: Any
+) -> RecordSet:
     """Load one split of a dataset by name.
 
     Args:

@@ -88,8 +88,14 @@ def uniform_indices(length: int, num_frames: int) -> np.ndarray:
     return np.floor((np.arange(num_frames) + 0.5) * length / num_frames).astype(np.int64)
 
 
-def contiguous_indices(length: int, num_frames: int, stride: int = 1, *, train: bool = False,
-                       rng: np.random.Generator | None = None) -> np.ndarray:
+def contiguous_indices(
+    length: int,
+    num_frames: int,
+    stride: int = 1,
+    *,
+    train: bool = False,
+    rng: np.random.Generator | None = None,
+) -> np.ndarray:
     """A window of `num_frames` frames, `stride` apart.
 
     Train: a uniformly random start (needs `rng`); test: the centre window. A clip shorter than the window
@@ -138,8 +144,9 @@ class ClipSampler:
             raise ValueError(f"mode must be 'uniform', 'contiguous' or 'all', got {self.mode!r}")
         _check_counts(1, self.num_frames, self.stride)
 
-    def indices(self, length: int, *, train: bool = False,
-                rng: np.random.Generator | None = None) -> np.ndarray:
+    def indices(
+        self, length: int, *, train: bool = False, rng: np.random.Generator | None = None
+    ) -> np.ndarray:
         """Frame indices for a clip of `length` frames (see the module functions)."""
         if self.mode == "all":
             _check_counts(length, 1)
@@ -224,8 +231,10 @@ def _mp4_truncation(path: Path) -> str | None:
             if box_size < 8:
                 return None
             if pos + box_size > size:
-                return (f"box {box_type!r} at byte {pos} declares {box_size} bytes, "
-                        f"the file ends {size - pos} bytes later")
+                return (
+                    f"box {box_type!r} at byte {pos} declares {box_size} bytes, "
+                    f"the file ends {size - pos} bytes later"
+                )
             pos += box_size
     return None
 
@@ -307,8 +316,12 @@ class DecodePlan:
     decoded_frames: int
 
 
-def plan_decode(indices: Iterable[int], keyframes: Sequence[int] | np.ndarray, strategy: Strategy = "auto",
-                seek_cost: float = SEEK_COST_FRAMES) -> DecodePlan:
+def plan_decode(
+    indices: Iterable[int],
+    keyframes: Sequence[int] | np.ndarray,
+    strategy: Strategy = "auto",
+    seek_cost: float = SEEK_COST_FRAMES,
+) -> DecodePlan:
     """Plan the cheapest decode of `indices` given the keyframe layout.
 
     Going through the needed frames in order, each is reached either by decoding on from the current
@@ -359,8 +372,9 @@ class _Fallback(Exception):
     """A seek-based decode went wrong in a way a sequential pass may fix."""
 
 
-def _run_plan(path: Path, info: VideoInfo, plan: DecodePlan,
-              threads: int) -> tuple[dict[int, np.ndarray], int]:
+def _run_plan(
+    path: Path, info: VideoInfo, plan: DecodePlan, threads: int
+) -> tuple[dict[int, np.ndarray], int]:
     """Execute a seek plan; frames are identified by timestamp. Returns (frames, frames decoded)."""
     assert info.pts is not None
     index_of = {int(p): i for i, p in enumerate(info.pts)}
@@ -388,8 +402,9 @@ def _run_plan(path: Path, info: VideoInfo, plan: DecodePlan,
     return got, decoded
 
 
-def _run_sequential(path: Path, needed: Sequence[int], threads: int,
-                    info: VideoInfo | None) -> tuple[dict[int, np.ndarray], int]:
+def _run_sequential(
+    path: Path, needed: Sequence[int], threads: int, info: VideoInfo | None
+) -> tuple[dict[int, np.ndarray], int]:
     """One pass from the start, stopping after the last needed frame. Frames are identified by timestamp
     where the probe found usable ones, else counted in output order. Returns (frames, frames decoded)."""
     wanted, last = set(needed), max(needed)
@@ -427,8 +442,14 @@ class Decoded(NamedTuple):
     decoded_frames: int  # frames the decoder produced (including those discarded)
 
 
-def decode_video(path: str | Path, indices: Sequence[int] | np.ndarray, *, strategy: Strategy = "auto",
-                 info: VideoInfo | None = None, threads: int = 1) -> Decoded:
+def decode_video(
+    path: str | Path,
+    indices: Sequence[int] | np.ndarray,
+    *,
+    strategy: Strategy = "auto",
+    info: VideoInfo | None = None,
+    threads: int = 1,
+) -> Decoded:
     """Decode the frames at `indices` (any order, repeats allowed); see `decode_frames`. Also says which
     strategy ran and how many frames the decoder produced."""
     path = Path(path)
@@ -437,8 +458,9 @@ def decode_video(path: str | Path, indices: Sequence[int] | np.ndarray, *, strat
         raise ValueError("no frame indices given")
     info = info if info is not None else probe_video(path)
     if idx.min() < 0 or idx.max() >= info.num_frames:
-        raise MediaError(path, "truncated",
-                         f"frame {int(idx.max())} asked for, the file has {info.num_frames}")
+        raise MediaError(
+            path, "truncated", f"frame {int(idx.max())} asked for, the file has {info.num_frames}"
+        )
     needed = sorted(set(idx.tolist()))
     used = "sequential"
     plan = plan_decode(needed, info.keyframes, strategy) if info.can_seek else None
@@ -452,8 +474,14 @@ def decode_video(path: str | Path, indices: Sequence[int] | np.ndarray, *, strat
     return Decoded(np.stack([got[int(i)] for i in idx]), used, n)
 
 
-def decode_frames(path: str | Path, indices: Sequence[int] | np.ndarray, *, strategy: Strategy = "auto",
-                  info: VideoInfo | None = None, threads: int = 1) -> np.ndarray:
+def decode_frames(
+    path: str | Path,
+    indices: Sequence[int] | np.ndarray,
+    *,
+    strategy: Strategy = "auto",
+    info: VideoInfo | None = None,
+    threads: int = 1,
+) -> np.ndarray:
     """Decode the frames at `indices` (any order, repeats allowed) as uint8 RGB, shape (T, H, W, 3).
 
     Only frames up to the last needed one are decoded; `strategy` as in `plan_decode` ("auto" chooses from
@@ -493,8 +521,9 @@ def list_frames(folder: str | Path) -> list[Path]:
     if not folder.is_dir():
         raise MediaError(folder, "missing", "frame folder not found")
     with os.scandir(folder) as it:
-        names = [e.name for e in it
-                 if e.is_file() and os.path.splitext(e.name)[1].lower() in IMAGE_EXTENSIONS]
+        names = [
+            e.name for e in it if e.is_file() and os.path.splitext(e.name)[1].lower() in IMAGE_EXTENSIONS
+        ]
     if not names:
         raise MediaError(folder, "empty", "frame folder holds no images")
     return [folder / n for n in sorted(names, key=natural_key)]
@@ -514,8 +543,9 @@ def read_image(path: str | Path) -> np.ndarray:
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
-def read_frame_folder(folder: str | Path, indices: Sequence[int] | np.ndarray | None = None,
-                      files: Sequence[Path] | None = None) -> np.ndarray:
+def read_frame_folder(
+    folder: str | Path, indices: Sequence[int] | np.ndarray | None = None, files: Sequence[Path] | None = None
+) -> np.ndarray:
     """Frames of a frame folder (all, or those at `indices`) as uint8 RGB, shape (T, H, W, 3).
 
     Each distinct image is read once, without re-encoding.
@@ -530,8 +560,9 @@ def read_frame_folder(folder: str | Path, indices: Sequence[int] | np.ndarray | 
     if idx.size == 0:
         raise ValueError("no frame indices given")
     if idx.min() < 0 or idx.max() >= len(files):
-        raise MediaError(folder, "truncated",
-                         f"frame {int(idx.max())} asked for, the folder has {len(files)}")
+        raise MediaError(
+            folder, "truncated", f"frame {int(idx.max())} asked for, the folder has {len(files)}"
+        )
     images = {int(i): read_image(files[int(i)]) for i in sorted(set(idx.tolist()))}
     shapes = {im.shape for im in images.values()}
     if len(shapes) > 1:
@@ -562,8 +593,16 @@ class Clip(NamedTuple):
     source_frames: int  # frames in the source
 
 
-def read_clip(media: str | Path, media_kind: str, sampler: ClipSampler | None = None, *, train: bool = False,
-              rng: np.random.Generator | None = None, strategy: Strategy = "auto", threads: int = 1) -> Clip:
+def read_clip(
+    media: str | Path,
+    media_kind: str,
+    sampler: ClipSampler | None = None,
+    *,
+    train: bool = False,
+    rng: np.random.Generator | None = None,
+    strategy: Strategy = "auto",
+    threads: int = 1,
+) -> Clip:
     """Sample and read one clip from a video, a frame folder or an image (one frame).
 
     `sampler=None` reads every frame.
@@ -590,7 +629,15 @@ def read_clip(media: str | Path, media_kind: str, sampler: ClipSampler | None = 
 # --------------------------------------------------------------------------------------- many records
 
 MANIFEST_COLUMNS: tuple[str, ...] = (
-    "sample_id", "media", "media_kind", "status", "reason", "source_frames", "frames", "indices", "output",
+    "sample_id",
+    "media",
+    "media_kind",
+    "status",
+    "reason",
+    "source_frames",
+    "frames",
+    "indices",
+    "output",
 )
 
 
@@ -670,15 +717,26 @@ def extract_records(
         row.update(sample_id=record.sample_id, media=str(record.media), media_kind=record.media_kind)
         try:
             rng = record_rng(seed, record.sample_id)
-            clip = read_clip(record.media, record.media_kind, sampler, train=train, rng=rng,
-                             strategy=strategy, threads=threads)
+            clip = read_clip(
+                record.media,
+                record.media_kind,
+                sampler,
+                train=train,
+                rng=rng,
+                strategy=strategy,
+                threads=threads,
+            )
         except MediaError as err:
             row.update(status="failed", reason=err.reason)
             failed.append(Skip(record.sample_id, record.media, err.reason))
             rows.append(row)
             continue
-        row.update(status="ok", frames=str(len(clip.indices)), source_frames=str(clip.source_frames),
-                   indices=" ".join(map(str, clip.indices.tolist())))
+        row.update(
+            status="ok",
+            frames=str(len(clip.indices)),
+            source_frames=str(clip.source_frames),
+            indices=" ".join(map(str, clip.indices.tolist())),
+        )
         if out is not None:
             target = output_path(out, record.sample_id)
             _save_npy(target, clip.frames)

@@ -56,8 +56,9 @@ class Record:
         if not isinstance(self.media, Path):
             object.__setattr__(self, "media", Path(self.media))
         if self.media_kind not in MEDIA_KINDS:
-            raise ValueError(f"record {self.sample_id!r}: media_kind must be one of {MEDIA_KINDS}, "
-                             f"got {self.media_kind!r}")
+            raise ValueError(
+                f"record {self.sample_id!r}: media_kind must be one of {MEDIA_KINDS}, got {self.media_kind!r}"
+            )
         if self.split not in SPLITS:
             raise ValueError(f"record {self.sample_id!r}: split must be one of {SPLITS}, got {self.split!r}")
         if isinstance(self.label, bool) or not isinstance(self.label, int) or self.label < 0:

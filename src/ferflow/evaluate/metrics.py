@@ -88,8 +88,9 @@ def per_class_recall(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int | 
     return recall_score(y_true, y_pred, labels=np.arange(k), average=None, zero_division=0)
 
 
-def macro_prf(y_true: np.ndarray, y_pred: np.ndarray,
-              labels: Sequence[int] | None = None) -> dict[str, float]:
+def macro_prf(
+    y_true: np.ndarray, y_pred: np.ndarray, labels: Sequence[int] | None = None
+) -> dict[str, float]:
     """Macro-averaged precision, recall and F1.
 
     Args:
@@ -99,13 +100,15 @@ def macro_prf(y_true: np.ndarray, y_pred: np.ndarray,
             (scikit-learn's convention). Undefined ratios count as 0.
     """
     y_true, y_pred = _labels(y_true, y_pred)
-    p, r, f, _ = precision_recall_fscore_support(y_true, y_pred, labels=labels, average="macro",
-                                                 zero_division=0)
+    p, r, f, _ = precision_recall_fscore_support(
+        y_true, y_pred, labels=labels, average="macro", zero_division=0
+    )
     return {"precision": float(p), "recall": float(r), "f1": float(f)}
 
 
-def confusion(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int | None = None,
-              normalize: bool = False) -> np.ndarray:
+def confusion(
+    y_true: np.ndarray, y_pred: np.ndarray, num_classes: int | None = None, normalize: bool = False
+) -> np.ndarray:
     """Confusion matrix ``(K, K)``, rows = true class, columns = predicted class.
 
     Every class 0..K-1 has a row. With ``normalize=True`` each row is divided by its support (rows sum to
@@ -120,16 +123,27 @@ def confusion(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int | None = 
     return np.divide(cm, support, out=np.zeros(cm.shape, dtype=np.float64), where=support > 0)
 
 
-def per_class_table(y_true: np.ndarray, y_pred: np.ndarray,
-                    class_names: Sequence[str]) -> list[dict[str, Any]]:
+def per_class_table(
+    y_true: np.ndarray, y_pred: np.ndarray, class_names: Sequence[str]
+) -> list[dict[str, Any]]:
     """One row per class: ``class``, ``accuracy`` (= recall, see module doc), ``precision``, ``recall``,
     ``f1``, ``support``; undefined ratios are 0. Classes are indexed by position in ``class_names``."""
     y_true, y_pred = _labels(y_true, y_pred)
     k = _num_classes(y_true, y_pred, len(class_names))
-    p, r, f, s = precision_recall_fscore_support(y_true, y_pred, labels=np.arange(k), average=None,
-                                                 zero_division=0)
-    return [{"class": str(class_names[c]), "accuracy": float(r[c]), "precision": float(p[c]),
-             "recall": float(r[c]), "f1": float(f[c]), "support": int(s[c])} for c in range(k)]
+    p, r, f, s = precision_recall_fscore_support(
+        y_true, y_pred, labels=np.arange(k), average=None, zero_division=0
+    )
+    return [
+        {
+            "class": str(class_names[c]),
+            "accuracy": float(r[c]),
+            "precision": float(p[c]),
+            "recall": float(r[c]),
+            "f1": float(f[c]),
+            "support": int(s[c]),
+        }
+        for c in range(k)
+    ]
 
 
 def format_per_class_table(rows: Sequence[Mapping[str, Any]], digits: int = 3) -> str:
@@ -212,8 +226,9 @@ def mig(latents: np.ndarray, factors: np.ndarray, n_bins: int = 20) -> MIGResult
         raise ValueError(f"factors must be (N, K) with N = {latents.shape[0]}, got shape {factors.shape}")
     codes = discretize(latents, n_bins)
     n_dims, n_factors = latents.shape[1], factors.shape[1]
-    mi = np.array([[mutual_info_score(factors[:, k], codes[:, j]) for k in range(n_factors)]
-                   for j in range(n_dims)])
+    mi = np.array(
+        [[mutual_info_score(factors[:, k], codes[:, j]) for k in range(n_factors)] for j in range(n_dims)]
+    )
     entropy = np.array([_entropy(factors[:, k]) for k in range(n_factors)])
     if np.any(entropy == 0):
         constant = np.flatnonzero(entropy == 0).tolist()
@@ -239,8 +254,9 @@ class ProbeResult:
     fold_accuracies: np.ndarray
 
 
-def linear_probe(codes: np.ndarray, labels: np.ndarray, folds: int = 5, seed: int = 0,
-                 max_iter: int = 1000) -> ProbeResult:
+def linear_probe(
+    codes: np.ndarray, labels: np.ndarray, folds: int = 5, seed: int = 0, max_iter: int = 1000
+) -> ProbeResult:
     """How well a linear classifier predicts ``labels`` (a factor) from ``codes``: leakage when above chance.
 
     Standardised features, logistic regression, stratified ``folds``-fold cross-validation (reduced to the

@@ -112,13 +112,16 @@ def load_trunk_weights(trunk: nn.Module, path: str | Path) -> None:
     expected = trunk.state_dict()
     missing = [k for k in expected if k not in cleaned]
     if missing:
-        raise ValueError(f"{path} is not a ResNet-18 state dict: {len(missing)} trunk keys missing, "
-                         f"e.g. {missing[:3]}")
+        raise ValueError(
+            f"{path} is not a ResNet-18 state dict: {len(missing)} trunk keys missing, e.g. {missing[:3]}"
+        )
     wrong = [k for k in expected if cleaned[k].shape != expected[k].shape]
     if wrong:
         k = wrong[0]
-        raise ValueError(f"{path}: shape mismatch for {k}: file {tuple(cleaned[k].shape)}, "
-                         f"model {tuple(expected[k].shape)}")
+        raise ValueError(
+            f"{path}: shape mismatch for {k}: file {tuple(cleaned[k].shape)}, "
+            f"model {tuple(expected[k].shape)}"
+        )
     trunk.load_state_dict({k: cleaned[k] for k in expected}, strict=True)
 
 
@@ -184,8 +187,13 @@ class Classifier(nn.Module):
         drop_rate: Dropout after each hidden activation.
     """
 
-    def __init__(self, code_dim: int = 64, num_classes: int = 7, hidden: Sequence[int] = (256, 128),
-                 drop_rate: float = 0.0) -> None:
+    def __init__(
+        self,
+        code_dim: int = 64,
+        num_classes: int = 7,
+        hidden: Sequence[int] = (256, 128),
+        drop_rate: float = 0.0,
+    ) -> None:
         super().__init__()
         self.net = mlp([code_dim, *hidden, num_classes], dropout=drop_rate)
 
@@ -217,14 +225,28 @@ class DiceFer(nn.Module):
         2: ("identity_encoder", "id_stats", "discriminator"),
         3: ("classifier",),
     }
-    PARTS: ClassVar[tuple[str, ...]] = ("expression_encoder", "identity_encoder", "exp_stats", "id_stats",
-                              "discriminator", "classifier")
+    PARTS: ClassVar[tuple[str, ...]] = (
+        "expression_encoder",
+        "identity_encoder",
+        "exp_stats",
+        "id_stats",
+        "discriminator",
+        "classifier",
+    )
 
-    def __init__(self, num_classes: int = 7, code_dim: int = 64, input_size: int = 112,
-                 expression_weights: str | Path | None = None, identity_weights: str | Path | None = None,
-                 global_pool: Literal["flatten", "avg"] = "flatten", stat_hidden: Sequence[int] = (512, 512),
-                 disc_hidden: Sequence[int] = (512, 512), cls_hidden: Sequence[int] = (256, 128),
-                 drop_rate: float = 0.0) -> None:
+    def __init__(
+        self,
+        num_classes: int = 7,
+        code_dim: int = 64,
+        input_size: int = 112,
+        expression_weights: str | Path | None = None,
+        identity_weights: str | Path | None = None,
+        global_pool: Literal["flatten", "avg"] = "flatten",
+        stat_hidden: Sequence[int] = (512, 512),
+        disc_hidden: Sequence[int] = (512, 512),
+        cls_hidden: Sequence[int] = (256, 128),
+        drop_rate: float = 0.0,
+    ) -> None:
         super().__init__()
         self.num_classes = num_classes
         self.code_dim = code_dim
@@ -238,10 +260,14 @@ class DiceFer(nn.Module):
         def local_net(dim: int) -> LocalStatNet:
             return LocalStatNet(TRUNK_CHANNELS, dim, stat_hidden)
 
-        self.exp_stats = nn.ModuleDict({
-            "global_mn": global_net(code_dim), "local_mn": local_net(code_dim),
-            "global_nm": global_net(code_dim), "local_nm": local_net(code_dim),
-        })
+        self.exp_stats = nn.ModuleDict(
+            {
+                "global_mn": global_net(code_dim),
+                "local_mn": local_net(code_dim),
+                "global_nm": global_net(code_dim),
+                "local_nm": local_net(code_dim),
+            }
+        )
         self.id_stats = nn.ModuleDict({"global": global_net(2 * code_dim), "local": local_net(2 * code_dim)})
         self.discriminator = Discriminator(code_dim, disc_hidden)
         self.classifier = Classifier(code_dim, num_classes, cls_hidden, drop_rate)
@@ -299,8 +325,11 @@ class DiceFer(nn.Module):
         ``classifier`` (only those the stage trains)."""
         groups: dict[int, dict[str, Iterable[nn.Parameter]]] = {
             1: {"encoder": self.expression_encoder.parameters(), "statistics": self.exp_stats.parameters()},
-            2: {"encoder": self.identity_encoder.parameters(), "statistics": self.id_stats.parameters(),
-                "discriminator": self.discriminator.parameters()},
+            2: {
+                "encoder": self.identity_encoder.parameters(),
+                "statistics": self.id_stats.parameters(),
+                "discriminator": self.discriminator.parameters(),
+            },
             3: {"classifier": self.classifier.parameters()},
         }
         if stage not in groups:
@@ -331,8 +360,9 @@ class ResNet18Classifier(nn.Module):
         drop_rate: Dropout before the final layer.
     """
 
-    def __init__(self, num_classes: int = 7, weights: str | Path | None = None,
-                 drop_rate: float = 0.0) -> None:
+    def __init__(
+        self, num_classes: int = 7, weights: str | Path | None = None, drop_rate: float = 0.0
+    ) -> None:
         super().__init__()
         self.trunk = _resnet18_trunk()
         self.drop = nn.Dropout(drop_rate)
@@ -362,11 +392,21 @@ class LossTerms(NamedTuple):
     terms: dict[str, Tensor]
 
 
-def expression_loss(exp_stats: Mapping[str, nn.Module], map_m: Tensor, e_m: Tensor, map_n: Tensor,
-                    e_n: Tensor, *, mu: float = 0.5, nu: float = 1.0, delta: float = 0.1,
-                    estimator: Estimator = "dv", marginal: Marginal = "shuffle",
-                    l1_reduction: Literal["sum", "mean"] = "sum",
-                    generator: torch.Generator | None = None) -> LossTerms:
+def expression_loss(
+    exp_stats: Mapping[str, nn.Module],
+    map_m: Tensor,
+    e_m: Tensor,
+    map_n: Tensor,
+    e_n: Tensor,
+    *,
+    mu: float = 0.5,
+    nu: float = 1.0,
+    delta: float = 0.1,
+    estimator: Estimator = "dv",
+    marginal: Marginal = "shuffle",
+    l1_reduction: Literal["sum", "mean"] = "sum",
+    generator: torch.Generator | None = None,
+) -> LossTerms:
     """Stage 1: ``-(mu·Î_global + nu·Î_local) + delta·‖E_M - E_N‖₁`` over the cross-referenced pairs.
 
     Î_global and Î_local each sum both directions: (map of M, E_N) and (map of N, E_M).
@@ -386,10 +426,12 @@ def expression_loss(exp_stats: Mapping[str, nn.Module], map_m: Tensor, e_m: Tens
         generator: Random generator for the shuffles.
     """
     opts = {"estimator": estimator, "marginal": marginal, "generator": generator}
-    mi_global = (pair_mi(exp_stats["global_mn"], map_m, e_n, **opts)
-                 + pair_mi(exp_stats["global_nm"], map_n, e_m, **opts))
-    mi_local = (local_mi(exp_stats["local_mn"], map_m, e_n, **opts)
-                + local_mi(exp_stats["local_nm"], map_n, e_m, **opts))
+    mi_global = pair_mi(exp_stats["global_mn"], map_m, e_n, **opts) + pair_mi(
+        exp_stats["global_nm"], map_n, e_m, **opts
+    )
+    mi_local = local_mi(exp_stats["local_mn"], map_m, e_n, **opts) + local_mi(
+        exp_stats["local_nm"], map_n, e_m, **opts
+    )
     diff = (e_m - e_n).abs()
     if l1_reduction == "sum":
         l1 = diff.sum(dim=1).mean()
@@ -398,13 +440,29 @@ def expression_loss(exp_stats: Mapping[str, nn.Module], map_m: Tensor, e_m: Tens
     else:
         raise ValueError(f"l1_reduction must be 'sum' or 'mean', got {l1_reduction!r}")
     loss = -(mu * mi_global + nu * mi_local) + delta * l1
-    return LossTerms(loss, {"loss": loss.detach(), "mi_global": mi_global.detach(),
-                            "mi_local": mi_local.detach(), "l1": l1.detach()})
+    return LossTerms(
+        loss,
+        {
+            "loss": loss.detach(),
+            "mi_global": mi_global.detach(),
+            "mi_local": mi_local.detach(),
+            "l1": l1.detach(),
+        },
+    )
 
 
-def identity_mi_loss(id_stats: Mapping[str, nn.Module], feature_map: Tensor, e: Tensor, i: Tensor, *,
-                     mu: float = 0.5, nu: float = 1.0, estimator: Estimator = "dv",
-                     marginal: Marginal = "shuffle", generator: torch.Generator | None = None) -> LossTerms:
+def identity_mi_loss(
+    id_stats: Mapping[str, nn.Module],
+    feature_map: Tensor,
+    e: Tensor,
+    i: Tensor,
+    *,
+    mu: float = 0.5,
+    nu: float = 1.0,
+    estimator: Estimator = "dv",
+    marginal: Marginal = "shuffle",
+    generator: torch.Generator | None = None,
+) -> LossTerms:
     """Stage 2: ``-(mu·Î_global + nu·Î_local)`` between a feature map of M and T_M = [E_M, I_M].
 
     Args:
@@ -423,32 +481,48 @@ def identity_mi_loss(id_stats: Mapping[str, nn.Module], feature_map: Tensor, e: 
     mi_global = pair_mi(id_stats["global"], feature_map, t, **opts)
     mi_local = local_mi(id_stats["local"], feature_map, t, **opts)
     loss = -(mu * mi_global + nu * mi_local)
-    return LossTerms(loss, {"loss": loss.detach(), "mi_global": mi_global.detach(),
-                            "mi_local": mi_local.detach()})
+    return LossTerms(
+        loss, {"loss": loss.detach(), "mi_global": mi_global.detach(), "mi_local": mi_local.detach()}
+    )
 
 
-def _joint_and_shuffled(discriminator: nn.Module, e: Tensor, i: Tensor, marginal: Marginal,
-                        generator: torch.Generator | None) -> tuple[Tensor, Tensor]:
+def _joint_and_shuffled(
+    discriminator: nn.Module, e: Tensor, i: Tensor, marginal: Marginal, generator: torch.Generator | None
+) -> tuple[Tensor, Tensor]:
     idx = marginal_index(i.shape[0], marginal, device=i.device, generator=generator)
     return discriminator(e, i), discriminator(e, i[idx])
 
 
-def discriminator_loss(discriminator: nn.Module, e: Tensor, i: Tensor, *, marginal: Marginal = "shuffle",
-                       generator: torch.Generator | None = None) -> LossTerms:
+def discriminator_loss(
+    discriminator: nn.Module,
+    e: Tensor,
+    i: Tensor,
+    *,
+    marginal: Marginal = "shuffle",
+    generator: torch.Generator | None = None,
+) -> LossTerms:
     """Stage 2, D's loss: binary cross-entropy, joint (E, I) labelled 1, (E, I shuffled) labelled 0.
 
     E and I are detached here, so this loss trains D only.
     """
     joint, shuffled = _joint_and_shuffled(discriminator, e.detach(), i.detach(), marginal, generator)
-    loss = (F.binary_cross_entropy_with_logits(joint, torch.ones_like(joint))
-            + F.binary_cross_entropy_with_logits(shuffled, torch.zeros_like(shuffled)))
+    loss = F.binary_cross_entropy_with_logits(
+        joint, torch.ones_like(joint)
+    ) + F.binary_cross_entropy_with_logits(shuffled, torch.zeros_like(shuffled))
     accuracy = torch.cat([joint > 0, shuffled <= 0]).float().mean()
     return LossTerms(loss, {"loss": loss.detach(), "accuracy": accuracy})
 
 
-def adversarial_loss(discriminator: nn.Module, e: Tensor, i: Tensor, *, zeta: float = 0.025,
-                     marginal: Marginal = "shuffle", mode: Literal["flip", "minimax"] = "flip",
-                     generator: torch.Generator | None = None) -> LossTerms:
+def adversarial_loss(
+    discriminator: nn.Module,
+    e: Tensor,
+    i: Tensor,
+    *,
+    zeta: float = 0.025,
+    marginal: Marginal = "shuffle",
+    mode: Literal["flip", "minimax"] = "flip",
+    generator: torch.Generator | None = None,
+) -> LossTerms:
     """Stage 2, the identity encoder's term: ``zeta ·`` (a loss that is low when D is fooled).
 
     Args:
@@ -475,17 +549,28 @@ def adversarial_loss(discriminator: nn.Module, e: Tensor, i: Tensor, *, zeta: fl
 
 # ------------------------------------------------------------------------------------------- factories
 @register_model
-def dicefer_resnet18(num_classes: int = 7, code_dim: int = 64, input_size: int = 112,
-                     expression_weights: str | Path | None = None, identity_weights: str | Path | None = None,
-                     **kwargs: object) -> DiceFer:
+def dicefer_resnet18(
+    num_classes: int = 7,
+    code_dim: int = 64,
+    input_size: int = 112,
+    expression_weights: str | Path | None = None,
+    identity_weights: str | Path | None = None,
+    **kwargs: object,
+) -> DiceFer:
     """DICE-FER with two ResNet-18 encoders, 64-d codes, 112x112 grey input (random init by default)."""
-    return DiceFer(num_classes=num_classes, code_dim=code_dim, input_size=input_size,
-                   expression_weights=expression_weights, identity_weights=identity_weights,
-                   **kwargs)  # type: ignore[arg-type]
+    return DiceFer(
+        num_classes=num_classes,
+        code_dim=code_dim,
+        input_size=input_size,
+        expression_weights=expression_weights,
+        identity_weights=identity_weights,
+        **kwargs,
+    )  # type: ignore[arg-type]
 
 
 @register_model
-def resnet18_classifier(num_classes: int = 7, weights: str | Path | None = None,
-                        drop_rate: float = 0.0) -> ResNet18Classifier:
+def resnet18_classifier(
+    num_classes: int = 7, weights: str | Path | None = None, drop_rate: float = 0.0
+) -> ResNet18Classifier:
     """Plain ResNet-18 expression classifier (baseline), random init unless a local state dict is given."""
     return ResNet18Classifier(num_classes=num_classes, weights=weights, drop_rate=drop_rate)

@@ -60,8 +60,9 @@ def jsd_bound(joint: Tensor, marginal: Tensor, dim: int | None = None) -> Tensor
     return (-F.softplus(-joint)).mean(dim) - F.softplus(marginal).mean(dim)
 
 
-def mi_lower_bound(joint: Tensor, marginal: Tensor, estimator: Estimator = "dv",
-                   dim: int | None = None) -> Tensor:
+def mi_lower_bound(
+    joint: Tensor, marginal: Tensor, estimator: Estimator = "dv", dim: int | None = None
+) -> Tensor:
     """MI estimate from joint and marginal scores with the chosen estimator (``"dv"`` or ``"jsd"``)."""
     if estimator == "dv":
         return dv_bound(joint, marginal, dim)
@@ -70,8 +71,12 @@ def mi_lower_bound(joint: Tensor, marginal: Tensor, estimator: Estimator = "dv",
     raise ValueError(f"mi_estimator must be one of {ESTIMATORS}, got {estimator!r}")
 
 
-def marginal_index(batch_size: int, mode: Marginal = "shuffle", device: torch.device | str | None = None,
-                   generator: torch.Generator | None = None) -> Tensor:
+def marginal_index(
+    batch_size: int,
+    mode: Marginal = "shuffle",
+    device: torch.device | str | None = None,
+    generator: torch.Generator | None = None,
+) -> Tensor:
     """Indices that pair each sample with another sample's partner, approximating the product of marginals.
 
     Args:
@@ -87,8 +92,9 @@ def marginal_index(batch_size: int, mode: Marginal = "shuffle", device: torch.de
     if batch_size < 2:
         raise ValueError(f"marginal sampling needs a batch of at least 2 samples, got {batch_size}")
     if mode == "shuffle":
-        perm = torch.randperm(batch_size, generator=generator,
-                              device=generator.device if generator is not None else "cpu")
+        perm = torch.randperm(
+            batch_size, generator=generator, device=generator.device if generator is not None else "cpu"
+        )
         return perm.to(device) if device is not None else perm
     if mode == "roll":
         return torch.roll(torch.arange(batch_size, device=device), shifts=1)
@@ -141,8 +147,14 @@ class GlobalStatNet(nn.Module):
         pool: ``"flatten"`` keeps the spatial layout (C·H·W inputs); ``"avg"`` averages over locations.
     """
 
-    def __init__(self, in_channels: int = 512, map_size: int = 4, code_dim: int = 64,
-                 hidden: Sequence[int] = (512, 512), pool: Literal["flatten", "avg"] = "flatten") -> None:
+    def __init__(
+        self,
+        in_channels: int = 512,
+        map_size: int = 4,
+        code_dim: int = 64,
+        hidden: Sequence[int] = (512, 512),
+        pool: Literal["flatten", "avg"] = "flatten",
+    ) -> None:
         super().__init__()
         if pool not in ("flatten", "avg"):
             raise ValueError(f"global_pool must be 'flatten' or 'avg', got {pool!r}")
@@ -155,8 +167,10 @@ class GlobalStatNet(nn.Module):
         """Scores of shape ``(B,)`` for ``(feature_map[b], code[b])``."""
         if self.pool == "flatten":
             if feature_map.shape[-2:] != (self.map_size, self.map_size):
-                raise ValueError(f"GlobalStatNet was built for {self.map_size}x{self.map_size} maps, got "
-                                 f"{tuple(feature_map.shape[-2:])}; set input_size to match the images")
+                raise ValueError(
+                    f"GlobalStatNet was built for {self.map_size}x{self.map_size} maps, got "
+                    f"{tuple(feature_map.shape[-2:])}; set input_size to match the images"
+                )
             pooled = feature_map.flatten(1)
         else:
             pooled = feature_map.mean(dim=(2, 3))
@@ -172,8 +186,9 @@ class LocalStatNet(nn.Module):
         hidden: Channels of the hidden 1x1 convolutions.
     """
 
-    def __init__(self, in_channels: int = 512, code_dim: int = 64,
-                 hidden: Sequence[int] = (512, 512)) -> None:
+    def __init__(
+        self, in_channels: int = 512, code_dim: int = 64, hidden: Sequence[int] = (512, 512)
+    ) -> None:
         super().__init__()
         dims = [in_channels + code_dim, *hidden, 1]
         layers: list[nn.Module] = []
@@ -190,8 +205,14 @@ class LocalStatNet(nn.Module):
         return self.net(torch.cat([feature_map, tiled], dim=1)).squeeze(1)
 
 
-def pair_mi(net: nn.Module, x: Tensor, y: Tensor, estimator: Estimator = "dv", marginal: Marginal = "shuffle",
-            generator: torch.Generator | None = None) -> Tensor:
+def pair_mi(
+    net: nn.Module,
+    x: Tensor,
+    y: Tensor,
+    estimator: Estimator = "dv",
+    marginal: Marginal = "shuffle",
+    generator: torch.Generator | None = None,
+) -> Tensor:
     """MI estimate between x and y scored by ``net(x, y) -> (B,)`` (MLPStatNet or GlobalStatNet).
 
     Joint pairs are ``(x[b], y[b])``; marginal pairs are ``(x[b], y[idx[b]])`` with `marginal_index`.
@@ -200,8 +221,14 @@ def pair_mi(net: nn.Module, x: Tensor, y: Tensor, estimator: Estimator = "dv", m
     return mi_lower_bound(net(x, y), net(x, y[idx]), estimator)
 
 
-def local_mi(net: nn.Module, feature_map: Tensor, code: Tensor, estimator: Estimator = "dv",
-             marginal: Marginal = "shuffle", generator: torch.Generator | None = None) -> Tensor:
+def local_mi(
+    net: nn.Module,
+    feature_map: Tensor,
+    code: Tensor,
+    estimator: Estimator = "dv",
+    marginal: Marginal = "shuffle",
+    generator: torch.Generator | None = None,
+) -> Tensor:
     """Average over locations of the MI estimate between each local feature and the code.
 
     Each location gets its own estimate over the batch (joint and marginal scores at that location), and

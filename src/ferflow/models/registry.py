@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import inspect
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -46,3 +47,11 @@ def create_model(name: str, **kwargs: object) -> nn.Module:
     if name not in _REGISTRY:
         raise KeyError(f"unknown model {name!r}; known: {', '.join(sorted(_REGISTRY)) or 'none'}")
     return _REGISTRY[name](**kwargs)
+
+
+def model_arguments(name: str) -> set[str]:
+    """Keyword arguments a registered factory accepts."""
+    _load_all()
+    if name not in _REGISTRY:
+        raise KeyError(f"unknown model {name!r}; known: {', '.join(sorted(_REGISTRY)) or 'none'}")
+    return set(inspect.signature(_REGISTRY[name]).parameters)

@@ -1,0 +1,141 @@
+"""Pieces every training loop shares: loaders, schedules, logging, finiteness checks, resumable state."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.model_selection import train_test_split
+from timm.scheduler import CosineLRScheduler
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
+
+from ferflow.config import TrainParams
+from ferflow.train.checkpoint import rng_state, set_rng_state
+from ferflow.train.runtime import Runtime
+
+
+class NonFiniteLossError(RuntimeError):
+    """The loss became NaN or infinite; the last good checkpoint is left untouched."""
+
+
+def check_finite(loss: torch.Tensor, epoch: int, step: int, checkpoint: Path) -> None:
+    if not torch.isfinite(loss).all():
+        kept = (
+            f"the last good checkpoint is kept: {checkpoint}" if checkpoint.is_file() else "no checkpoint yet"
+        )
+        raise NonFiniteLossError(
+            f"loss is {loss.item()} at epoch {epoch + 1}, step {step + 1}; stopping ({kept}). "
+            "Lower the learning rate, turn off AMP, or check the inputs."
+        )
+
+
+def split_validation(
+    labels: np.ndarray, rows: np.ndarray, fraction: float, seed: int
+) -> tuple[np.ndarray, ...]:
+    """Carve a stratified validation split out of the training rows (for honest model selection)."""
+    train, val = train_test_split(rows, test_size=fraction, random_state=seed, stratify=labels[rows])
+    return np.sort(train), np.sort(val)
+
+
+def make_loader(dataset: Dataset, batch_size: int, train: bool, runtime: Runtime, workers: int) -> DataLoader:
+    """A DataLoader; distributed runs shard it by rank. Training drops the last batch (Mixup needs even)."""
+    sampler = DistributedSampler(dataset, shuffle=train) if runtime.distributed else None
+    return DataLoader(
+        dataset,
+        batch_size=batch_size,
+        shuffle=train and sampler is None,
+        sampler=sampler,
+        drop_last=train and len(dataset) >= batch_size,
+        num_workers=workers,
+        pin_memory=runtime.device.type == "cuda",
+        persistent_workers=False,
+    )
+
+
+def make_schedule(
+    optimizer: torch.optim.Optimizer, t: TrainParams, steps_per_epoch: int
+) -> CosineLRScheduler:
+    """Linear warm-up from 1% of lr, then cosine to `min_lr_ratio`·lr, updated every step.
+
+    The warm-up ends exactly at lr (no overshoot, unlike the IFDD reference's schedule).
+    """
+    total = t.epochs * steps_per_epoch
+    warmup = round(t.warmup_epochs * steps_per_epoch)
+    return CosineLRScheduler(
+        optimizer,
+        t_initial=max(1, total - warmup),
+        lr_min=t.lr * t.min_lr_ratio,
+        warmup_t=warmup,
+        warmup_lr_init=t.lr * 0.01,
+        warmup_prefix=True,
+        t_in_epochs=False,
+    )
+
+
+def resumable_rng() -> dict[str, Any]:
+    """Generators a resumed run must restore: torch's and numpy's (timm's Mixup draws from numpy)."""
+    np_state = np.random.get_state(legacy=False)
+    return {
+        "torch": rng_state(),
+        "numpy_key": torch.from_numpy(np_state["state"]["key"].astype(np.int64)),
+        "numpy_pos": int(np_state["state"]["pos"]),
+        "numpy_gauss": [int(np_state["has_gauss"]), float(np_state["gauss"])],
+    }
+
+
+def restore_rng(state: dict[str, Any]) -> None:
+    set_rng_state(state["torch"])
+    np.random.set_state(
+        {
+            "bit_generator": "MT19937",
+            "state": {"key": state["numpy_key"].numpy().astype(np.uint32), "pos": state["numpy_pos"]},
+            "has_gauss": state["numpy_gauss"][0],
+            "gauss": state["numpy_gauss"][1],
+        }
+    )
+
+
+class Live:
+    """dvclive logging inside the job's own folder (no DVC experiment, no dvc.yaml: Snakemake owns those).
+    A no-op on ranks other than 0."""
+
+    def __init__(self, folder: Path, enabled: bool, resume: bool) -> None:
+        self._live = None
+        if enabled:
+            from dvclive import Live as DvcLive
+
+            self._live = DvcLive(str(folder), save_dvc_exp=False, dvcyaml=False, resume=resume, report=None)
+
+    def log(self, metrics: dict[str, float], step: int) -> None:
+        if self._live is None:
+            return
+        self._live.step = step
+        for name, value in metrics.items():
+            self._live.log_metric(name, value)
+        self._live.next_step()
+
+    def log_params(self, params: dict[str, Any]) -> None:
+        if self._live is not None:
+            self._live.log_params(params)
+
+    def close(self) -> None:
+        if self._live is not None:
+            self._live.end()
+
+
+def write_json(path: Path, data: Any) -> None:
+    """Write JSON atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(json.dumps(data, indent=2))
+    os.replace(tmp, path)
+
+
+def mean_of(values: Iterable[float]) -> float:
+    values = list(values)
+    return float(sum(values) / len(values)) if values else float("nan")

@@ -1,0 +1,283 @@
+"""Train IFDD (or its static baseline) on one fold of a clip store.
+
+A plain epoch loop in the manner of torchvision's references: AdamW with warm-up and cosine decay, Mixup/
+CutMix with label smoothing, the lifting loss, bf16 autocast on CUDA, optional `torch.compile`, DDP under
+torchrun (only rank 0 writes). A checkpoint is written atomically after every epoch; re-running the same
+command resumes from it and ends where an uninterrupted run would. A NaN loss stops the run with a clear
+error and leaves the last good checkpoint alone.
+
+Outputs in the job folder: `checkpoint.pt` (resumable state), `model.pt` (the selected weights and how to
+rebuild the model), `history.json` (per-epoch metrics) and `live/` (dvclive).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from timm.data import Mixup
+from timm.loss import SoftTargetCrossEntropy
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from tqdm import tqdm
+
+from ferflow.config import IFDDParams
+from ferflow.data.datasets import ClipAugment, ClipDataset
+from ferflow.data.store import Store, open_store
+from ferflow.evaluate.metrics import uar, war
+from ferflow.models import create_model, model_arguments
+from ferflow.models.ifdd import lifting_loss
+from ferflow.train.checkpoint import load_checkpoint, save_checkpoint
+from ferflow.train.common import (
+    Live,
+    check_finite,
+    make_loader,
+    make_schedule,
+    restore_rng,
+    resumable_rng,
+    split_validation,
+    write_json,
+)
+from ferflow.train.runtime import Runtime, seed_everything, setup_runtime, teardown_runtime
+
+CHECKPOINT = "checkpoint.pt"
+MODEL = "model.pt"
+HISTORY = "history.json"
+
+
+def model_kwargs(p: IFDDParams, variant: str, num_classes: int) -> dict[str, Any]:
+    """Factory arguments for a variant: shared ones, IFDD's switches for the IFDD models, and the entries
+    of `ifdd.model` that the variant's factory takes (e.g. `embed_dim` reaches IFDD, not the baseline)."""
+    accepted = model_arguments(variant)
+    unknown = sorted(k for k in p.model if not any(k in model_arguments(v) for v in p.variants))
+    if unknown:
+        raise ValueError(f"ifdd.model: {unknown} is accepted by none of ifdd.variants {p.variants}")
+    kwargs: dict[str, Any] = {
+        "num_classes": num_classes,
+        "num_frames": p.num_frames,
+        "img_size": p.img_size,
+        "dropout": p.dropout,
+        **{k: v for k, v in p.model.items() if k in accepted},
+    }
+    if variant.startswith("ifdd_"):
+        kwargs |= {
+            "drop_path": p.drop_path,
+            "split": p.split,
+            "use_ladm": p.use_ladm,
+            "issm_sampling": p.issm_sampling,
+            "mlp_residual": p.mlp_residual,
+        }
+    return kwargs
+
+
+def build_model(p: IFDDParams, variant: str, num_classes: int) -> nn.Module:
+    kwargs = model_kwargs(p, variant, num_classes)
+    if p.backbone_weights is not None:
+        kwargs["backbone_weights"] = p.backbone_weights
+    return create_model(variant, **kwargs)
+
+
+def fold_rows(store: Store, fold: int | None, p: IFDDParams) -> dict[str, np.ndarray]:
+    """Train, test and (with selection = val) validation rows of a fold."""
+    rows = {"train": store.rows("train", fold), "test": store.rows("test", fold)}
+    if p.train.selection == "val":
+        rows["train"], rows["val"] = split_validation(
+            store.labels, rows["train"], p.train.val_fraction, p.train.seed
+        )
+    for name, r in rows.items():
+        if not len(r):
+            raise ValueError(f"{store.root}: fold {fold} has no {name} samples")
+    return rows
+
+
+@torch.no_grad()
+def predict(
+    model: nn.Module, loader: torch.utils.data.DataLoader, runtime: Runtime
+) -> tuple[np.ndarray, ...]:
+    """Logits and labels of every sample in a loader (in order)."""
+    model.eval()
+    logits, labels = [], []
+    for x, y in loader:
+        with runtime.autocast():
+            logits.append(model(x.to(runtime.device, non_blocking=True)).float().cpu())
+        labels.append(y)
+    return torch.cat(logits).numpy(), torch.cat(labels).numpy()
+
+
+def _selection_score(metrics: dict[str, float], selection: str) -> float | None:
+    return {"val": metrics.get("val/uar"), "test": metrics.get("test/uar")}.get(selection)
+
+
+def train_ifdd(p: IFDDParams, store_dir: Path, variant: str, fold: int | None, out: Path) -> dict[str, Any]:
+    """Train one variant on one fold; returns the final epoch's metrics."""
+    t = p.train
+    runtime = setup_runtime(t.device, t.amp)
+    if t.threads:
+        torch.set_num_threads(t.threads)
+    out = Path(out)
+    checkpoint_path = out / CHECKPOINT
+    try:
+        seed_everything(t.seed)
+        store = open_store(store_dir)
+        rows = fold_rows(store, fold, p)
+        augment = ClipAugment(
+            scale=(p.augment.scale.low, p.augment.scale.high), flip=p.augment.flip, jitter=p.augment.jitter
+        )
+        train_set = ClipDataset(store, rows["train"], p.num_frames, p.img_size, augment=augment)
+        eval_sets = {
+            name: ClipDataset(store, r, p.num_frames, p.img_size)
+            for name, r in rows.items()
+            if name != "train"
+        }
+        train_loader = make_loader(train_set, t.batch_size, True, runtime, t.num_workers)
+        eval_loaders = {
+            name: make_loader(d, t.batch_size, False, runtime, t.num_workers) for name, d in eval_sets.items()
+        }
+
+        num_classes = len(store.classes)
+        model = build_model(p, variant, num_classes).to(runtime.device)
+        optimizer = torch.optim.AdamW(model.parameters(), lr=t.lr, weight_decay=t.weight_decay)
+        schedule = make_schedule(optimizer, t, len(train_loader))
+        mixup = (
+            Mixup(
+                mixup_alpha=p.mixup.mixup_alpha,
+                cutmix_alpha=p.mixup.cutmix_alpha,
+                prob=p.mixup.prob,
+                switch_prob=p.mixup.switch_prob,
+                mode="batch",
+                label_smoothing=p.mixup.label_smoothing,
+                num_classes=num_classes,
+            )
+            if p.mixup.enabled
+            else None
+        )
+        soft_ce = SoftTargetCrossEntropy()
+
+        start_epoch, history, best = 0, [], {"score": -1.0, "epoch": -1}
+        # What must match for a checkpoint to be resumed (hardware settings may change between attempts).
+        hardware = {"threads", "num_workers", "device", "gpus"}
+        recipe = p.model_dump(mode="json", exclude={"train": hardware})
+        run_key = json.dumps(
+            {"params": recipe, "variant": variant, "fold": fold, "store": store.meta.get("shape")},
+            sort_keys=True,
+        )
+        state = load_checkpoint(checkpoint_path, runtime.device) if checkpoint_path.is_file() else None
+        if state is not None and state.get("run_key") != run_key:
+            if runtime.is_main:
+                print(f"{checkpoint_path}: written with other parameters or data; starting afresh")
+            state = None
+        if state is not None:
+            model.load_state_dict(state["model"])
+            optimizer.load_state_dict(state["optimizer"])
+            schedule.load_state_dict(state["schedule"])
+            start_epoch, history, best = state["epoch"] + 1, state["history"], state["best"]
+            restore_rng(state["rng"])
+            if runtime.is_main:
+                print(f"resuming {out} after epoch {start_epoch}")
+
+        trained = torch.compile(model) if t.compile else model
+        if runtime.distributed:
+            trained = DistributedDataParallel(
+                trained, device_ids=[runtime.device] if runtime.device.type == "cuda" else None
+            )
+        live = Live(out / "live", runtime.is_main, resume=start_epoch > 0)
+        live.log_params({"variant": variant, "fold": fold or 0})
+
+        for epoch in range(start_epoch, t.epochs):
+            started = time.perf_counter()
+            trained.train()
+            if runtime.distributed:
+                train_loader.sampler.set_epoch(epoch)
+            losses = []
+            bar = tqdm(
+                train_loader,
+                desc=f"{variant} fold {fold} epoch {epoch + 1}/{t.epochs}",
+                disable=not runtime.is_main,
+                dynamic_ncols=True,
+                leave=False,
+            )
+            for step, (x, y) in enumerate(bar):
+                x, y = x.to(runtime.device, non_blocking=True), y.to(runtime.device, non_blocking=True)
+                with runtime.autocast():
+                    if mixup is not None:
+                        x, soft = mixup(x, y)
+                    logits, features = trained(x, return_features=True)
+                    cls = (
+                        soft_ce(logits.float(), soft)
+                        if mixup is not None
+                        else F.cross_entropy(logits.float(), y)
+                    )
+                    lift = (
+                        lifting_loss(features, p.lifting_weight, p.lifting_reduction)
+                        if p.lifting_weight
+                        else 0.0
+                    )
+                    loss = cls + lift
+                check_finite(loss, epoch, step, checkpoint_path)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                schedule.step_update(epoch * len(train_loader) + step + 1)
+                losses.append(loss.item())
+                bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
+
+            metrics = {
+                "train/loss": float(np.mean(losses)),
+                "lr": optimizer.param_groups[0]["lr"],
+                "epoch_seconds": time.perf_counter() - started,
+            }
+            for name, loader in eval_loaders.items():
+                logits, labels = predict(model, loader, runtime)
+                metrics |= {
+                    f"{name}/war": war(labels, logits.argmax(1)),
+                    f"{name}/uar": uar(labels, logits.argmax(1)),
+                }
+            history.append({"epoch": epoch + 1, **metrics})
+            score = _selection_score(metrics, t.selection)
+            if runtime.is_main:
+                live.log(metrics, epoch)
+                if score is not None and score > best["score"]:
+                    best = {"score": score, "epoch": epoch + 1}
+                    save_checkpoint(out / "best.pt", {"model": model.state_dict()})
+                save_checkpoint(
+                    checkpoint_path,
+                    {
+                        "run_key": run_key,
+                        "model": model.state_dict(),
+                        "optimizer": optimizer.state_dict(),
+                        "schedule": schedule.state_dict(),
+                        "epoch": epoch,
+                        "history": history,
+                        "best": best,
+                        "rng": resumable_rng(),
+                    },
+                )
+                write_json(out / HISTORY, history)
+        live.close()
+
+        if runtime.is_main:
+            weights = model.state_dict()
+            selected_epoch = t.epochs
+            if t.selection != "last" and (out / "best.pt").is_file():
+                weights = load_checkpoint(out / "best.pt")["model"]
+                selected_epoch = best["epoch"]
+            save_checkpoint(
+                out / MODEL,
+                {
+                    "model": weights,
+                    "variant": variant,
+                    "kwargs": model_kwargs(p, variant, num_classes),
+                    "classes": list(store.classes),
+                    "fold": fold or 0,
+                    "selection": t.selection,
+                    "selected_epoch": selected_epoch,
+                },
+            )
+        return history[-1] if history else {}
+    finally:
+        teardown_runtime(runtime)

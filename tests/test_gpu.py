@@ -1,0 +1,81 @@
+"""The GPU slot allocator, with fake device ids (no GPU needed)."""
+
+import multiprocessing as mp
+import os
+import signal
+import time
+
+import pytest
+
+from ferflow import gpu
+
+
+@pytest.fixture
+def fake_gpus(tmp_path, monkeypatch):
+    monkeypatch.setenv("FERFLOW_GPU_IDS", "0,1")
+    monkeypatch.delenv("SLURM_JOB_ID", raising=False)
+    return tmp_path / "locks"
+
+
+def _hold(lock_dir, count, queue, seconds):
+    with gpu.gpu_slots(count, lock_dir, timeout=30, poll=0.05) as ids:
+        queue.put(ids)
+        time.sleep(seconds)
+
+
+def test_two_jobs_get_different_devices(fake_gpus):
+    queue = mp.get_context("fork").Queue()
+    jobs = [mp.get_context("fork").Process(target=_hold, args=(fake_gpus, 1, queue, 1.0)) for _ in range(2)]
+    for job in jobs:
+        job.start()
+    got = sorted(queue.get(timeout=20) for _ in jobs)
+    for job in jobs:
+        job.join()
+    assert got == [[0], [1]]
+
+
+def test_third_job_waits_until_a_slot_frees(fake_gpus):
+    with gpu.gpu_slots(2, fake_gpus) as ids:
+        assert ids == [0, 1]
+        with (
+            pytest.raises(TimeoutError, match="no 1 free GPU slot"),
+            gpu.gpu_slots(1, fake_gpus, timeout=0.2, poll=0.05),
+        ):
+            pass
+    with gpu.gpu_slots(1, fake_gpus, timeout=1) as ids:
+        assert ids == [0]
+
+
+def test_killed_job_frees_its_slot(fake_gpus):
+    ctx = mp.get_context("fork")
+    queue = ctx.Queue()
+    job = ctx.Process(target=_hold, args=(fake_gpus, 2, queue, 60))
+    job.start()
+    assert queue.get(timeout=20) == [0, 1]
+    os.kill(job.pid, signal.SIGKILL)
+    job.join()
+    with gpu.gpu_slots(2, fake_gpus, timeout=5, poll=0.05) as ids:
+        assert ids == [0, 1]
+
+
+def test_no_gpu_means_cpu(tmp_path, monkeypatch):
+    monkeypatch.setenv("FERFLOW_GPU_IDS", "")
+    monkeypatch.delenv("SLURM_JOB_ID", raising=False)
+    with gpu.gpu_slots(1, tmp_path) as ids:
+        assert ids == []
+
+
+def test_stands_aside_under_slurm(tmp_path, monkeypatch):
+    monkeypatch.setenv("FERFLOW_GPU_IDS", "0,1")
+    monkeypatch.setenv("SLURM_JOB_ID", "123")
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "3")
+    with gpu.gpu_slots(1, tmp_path) as ids:
+        assert ids == [3]
+    assert not list(tmp_path.glob("*.lock"))
+
+
+def test_run_stage_sets_visible_devices(fake_gpus, monkeypatch, capfd):
+    monkeypatch.setattr(gpu, "LOCK_DIR", fake_gpus)
+    status = gpu.run_stage(1, ["--version"])
+    out = capfd.readouterr().out
+    assert status == 0 and "devices [0]" in out and "ferflow 0.1.0" in out

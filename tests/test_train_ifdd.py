@@ -1,0 +1,118 @@
+"""IFDD training: it learns, resumes exactly after an interruption, and stops cleanly on a NaN loss."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from ferflow.config import validate_params
+from ferflow.data.store import write_store
+from ferflow.train import ifdd as trainer
+from ferflow.train.checkpoint import load_checkpoint
+from ferflow.train.common import NonFiniteLossError
+
+
+@pytest.fixture
+def store(tmp_path):
+    """24 clips of 8 frames whose label lives in the motion: class k brightens by 12k per frame."""
+    rng = np.random.default_rng(0)
+    labels = np.arange(24) % 3
+    base = rng.integers(40, 120, (24, 1, 32, 32, 3))
+    ramp = np.arange(8)[None, :, None, None, None] * (labels[:, None, None, None, None] * 12)
+    clips = np.clip(base + ramp + rng.integers(0, 10, (24, 8, 32, 32, 3)), 0, 255).astype(np.uint8)
+    rows = [
+        {
+            "sample_id": f"{i:05d}",
+            "label": str(labels[i]),
+            "identity": str(i % 4),
+            "split": "",
+            "fold": str(i % 4 + 1),
+            "frame_indices": "",
+            "source": "",
+        }
+        for i in range(24)
+    ]
+    write_store(tmp_path / "clips", [(clips, rows)], {"classes": ["a", "b", "c"]})
+    return tmp_path / "clips"
+
+
+def params(epochs=2, **train):
+    return validate_params(
+        {
+            "ifdd": {
+                "num_frames": 8,
+                "img_size": 32,
+                "model": {"width_mult": 0.35, "embed_dim": 32},
+                "mixup": {"enabled": True},
+                "train": {
+                    "epochs": epochs,
+                    "batch_size": 6,
+                    "lr": 2e-3,
+                    "warmup_epochs": 0.5,
+                    "num_workers": 0,
+                    "threads": 1,
+                    **train,
+                },
+            }
+        }
+    ).ifdd
+
+
+def test_resume_after_interruption_matches_an_uninterrupted_run(store, tmp_path, monkeypatch):
+    p = params()
+    straight = trainer.train_ifdd(p, store, "ifdd_mobilenetv2", 1, tmp_path / "straight")
+
+    real_check = trainer.check_finite
+
+    def interrupt(loss, epoch, step, checkpoint):
+        if epoch == 1:
+            raise KeyboardInterrupt
+        real_check(loss, epoch, step, checkpoint)
+
+    monkeypatch.setattr(trainer, "check_finite", interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        trainer.train_ifdd(p, store, "ifdd_mobilenetv2", 1, tmp_path / "resumed")
+    assert load_checkpoint(tmp_path / "resumed" / "checkpoint.pt")["epoch"] == 0
+    monkeypatch.setattr(trainer, "check_finite", real_check)
+    resumed = trainer.train_ifdd(p, store, "ifdd_mobilenetv2", 1, tmp_path / "resumed")
+
+    assert resumed == pytest.approx(straight | {"epoch_seconds": resumed["epoch_seconds"]})
+    a = load_checkpoint(tmp_path / "straight" / "model.pt")["model"]
+    b = load_checkpoint(tmp_path / "resumed" / "model.pt")["model"]
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], msg=key)
+    history = json.loads((tmp_path / "resumed" / "history.json").read_text())
+    assert [h["epoch"] for h in history] == [1, 2]
+
+
+def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(store, tmp_path, monkeypatch):
+    p = params(epochs=3)
+    real_lift = trainer.lifting_loss
+    calls = {"n": 0}
+
+    def poisoned(features, weight, reduction):
+        calls["n"] += 1
+        loss = real_lift(features, weight, reduction)
+        return loss * float("nan") if calls["n"] > 3 else loss  # epoch 1 has 3 steps
+
+    monkeypatch.setattr(trainer, "lifting_loss", poisoned)
+    with pytest.raises(
+        NonFiniteLossError, match=r"loss is nan at epoch 2, step 1.*last good checkpoint is kept"
+    ):
+        trainer.train_ifdd(p, store, "ifdd_mobilenetv2", 1, tmp_path / "run")
+    assert load_checkpoint(tmp_path / "run" / "checkpoint.pt")["epoch"] == 0
+    assert not (tmp_path / "run" / "model.pt").exists()
+
+
+def test_model_file_rebuilds_the_model(store, tmp_path):
+    p = params(epochs=1, selection="val", val_fraction=0.25)
+    trainer.train_ifdd(p, store, "baseline_mobilenetv2", 2, tmp_path / "run")
+    saved = load_checkpoint(tmp_path / "run" / "model.pt")
+    assert saved["selection"] == "val" and saved["classes"] == ["a", "b", "c"] and saved["fold"] == 2
+    model = trainer.create_model(saved["variant"], **saved["kwargs"])
+    model.load_state_dict(saved["model"])
+    assert model(torch.rand(2, 3, 8, 32, 32)).shape == (2, 3)
+    history = json.loads((tmp_path / "run" / "history.json").read_text())
+    assert {"val/uar", "test/uar", "train/loss"} <= set(history[0])
+    assert (tmp_path / "run" / "live" / "metrics.json").is_file()

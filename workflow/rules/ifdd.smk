@@ -1,0 +1,66 @@
+# IFDD and its baseline: train and evaluate every variant on every fold, then summarise.
+from ferflow.data import adapters
+
+IFDD_SOURCES = package_sources(
+    "config.py", "cli.py", "gpu.py", "models", "train", "evaluate", "data/datasets.py", "data/store.py"
+)
+VIDEO_ADAPTER = "synthetic_video" if PARAMS.data.video.dataset == "synthetic" else PARAMS.data.video.dataset
+IFDD_FOLDS = PARAMS.ifdd.folds or [fold or 0 for fold in adapters.iter_folds(VIDEO_ADAPTER)]
+IFDD_RUN = "results/ifdd/{variant}/fold_{fold}"
+TRUTH = (
+    f"--truth {SYNTHETIC_ROOT}/ground_truth/clips.csv" if PARAMS.data.video.dataset == "synthetic" else ""
+)
+
+
+rule train_ifdd:
+    input:
+        store=store_path("clips"),
+        sources=IFDD_SOURCES,
+    output:
+        IFDD_RUN + "/model.pt",
+    params:
+        cli=FERFLOW,
+        json=params_json("ifdd"),
+        folder=IFDD_RUN,
+    resources:
+        gpu=PARAMS.ifdd.train.gpus,
+    threads: max(1, workflow.cores // 2)
+    log:
+        "logs/train_ifdd_{variant}_fold{fold}.log",
+    benchmark:
+        "logs/benchmarks/train_ifdd_{variant}_fold{fold}.tsv"
+    shell:
+        "{params.cli} gpu-run --gpus {resources.gpu} -- train-ifdd --params-json {params.json:q} "
+        "--store {input.store} --variant {wildcards.variant} --fold {wildcards.fold} "
+        "--out {params.folder} --threads {threads} > {log} 2>&1"
+
+
+rule evaluate_ifdd:
+    input:
+        model=IFDD_RUN + "/model.pt",
+        store=store_path("clips"),
+        sources=IFDD_SOURCES,
+    output:
+        IFDD_RUN + "/eval/metrics.json",
+    params:
+        cli=FERFLOW,
+        folder=IFDD_RUN + "/eval",
+        truth=TRUTH,
+    log:
+        "logs/evaluate_ifdd_{variant}_fold{fold}.log",
+    shell:
+        "{params.cli} evaluate-ifdd --model {input.model} --store {input.store} --out {params.folder} "
+        "{params.truth} > {log} 2>&1"
+
+
+rule summarize_ifdd:
+    input:
+        expand(IFDD_RUN + "/eval/metrics.json", variant=PARAMS.ifdd.variants, fold=IFDD_FOLDS),
+    output:
+        "results/ifdd/summary.json",
+    params:
+        cli=FERFLOW,
+    log:
+        "logs/summarize_ifdd.log",
+    shell:
+        "{params.cli} summarize-ifdd --metrics {input} --out {output} > {log} 2>&1"

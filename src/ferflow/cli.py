@@ -116,6 +116,27 @@ def _cmd_summarize_ifdd(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_predict(args: argparse.Namespace) -> int:
+    from ferflow.data.frames import MediaError
+    from ferflow.predict import NoFaceError, predict_video
+
+    try:
+        result = predict_video(args.media, args.checkpoint, args.upsample)
+    except (MediaError, NoFaceError) as err:
+        print(f"ferflow: {err}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    print(
+        f"{result['video']}: {result['predicted']} ({result['model']}; face in "
+        f"{result['frames_with_face']}/{result['frames']} sampled frames)"
+    )
+    for name, p in sorted(result["probabilities"].items(), key=lambda kv: -kv[1]):
+        print(f"  {name:<12} {p:6.1%}")
+    return 0
+
+
 def _cmd_gpu_run(args: argparse.Namespace) -> int:
     from ferflow.gpu import run_stage
 
@@ -224,6 +245,18 @@ def build_parser() -> argparse.ArgumentParser:
     summarize.add_argument("--metrics", type=Path, nargs="+", required=True)
     summarize.add_argument("--out", type=Path, required=True)
     summarize.set_defaults(func=_cmd_summarize_ifdd)
+
+    predict = stages.add_parser(
+        "predict",
+        help="class probabilities for one video (IFDD model)",
+        description="Decode a video, align its faces as the data stage does, and print the class "
+        "probabilities of a trained model.",
+    )
+    predict.add_argument("media", type=Path, help="a video file")
+    predict.add_argument("--checkpoint", type=Path, required=True, help="model.pt written by training")
+    predict.add_argument("--json", action="store_true", help="print JSON")
+    predict.add_argument("--upsample", type=int, default=1, help="dlib HOG upsampling")
+    predict.set_defaults(func=_cmd_predict)
 
     gpu_run = stages.add_parser(
         "gpu-run",

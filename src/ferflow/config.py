@@ -152,8 +152,20 @@ class MixupParams(_Section):
     label_smoothing: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.1
 
 
-class TrainParams(_Section):
-    """What every training job shares: optimisation, schedule, precision, selection, hardware."""
+class RuntimeParams(_Section):
+    """Where and how a training job runs."""
+
+    seed: Annotated[int, Field(ge=0)] = 0
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    amp: bool = True  # bf16 autocast on CUDA
+    compile: bool = False  # torch.compile the model
+    num_workers: Annotated[int, Field(ge=0)] = 2
+    threads: Annotated[int, Field(ge=0)] = 0  # torch CPU threads per job; 0 = torch's default
+    gpus: Annotated[int, Field(ge=0)] = 1  # GPUs per job when CUDA is present (>1 runs torchrun)
+
+
+class TrainParams(RuntimeParams):
+    """IFDD's optimisation, schedule and model selection, plus the runtime settings."""
 
     epochs: Annotated[int, Field(ge=1)] = 100
     batch_size: Annotated[int, Field(ge=2)] = 16
@@ -163,13 +175,6 @@ class TrainParams(_Section):
     min_lr_ratio: Fraction = 0.01  # cosine decays to this share of lr
     selection: Literal["last", "val", "test"] = "last"  # "test" is optimistic: labelled so in reports
     val_fraction: Annotated[float, Field(gt=0.0, lt=0.5)] = 0.15
-    seed: Annotated[int, Field(ge=0)] = 0
-    device: str = "auto"  # auto | cpu | cuda | cuda:N
-    amp: bool = True  # bf16 autocast on CUDA
-    compile: bool = False  # torch.compile the model
-    num_workers: Annotated[int, Field(ge=0)] = 2
-    threads: Annotated[int, Field(ge=0)] = 0  # torch CPU threads per job; 0 = torch's default
-    gpus: Annotated[int, Field(ge=0)] = 1  # GPUs per job when CUDA is present (>1 runs torchrun)
 
 
 class IFDDParams(_Section):
@@ -194,12 +199,45 @@ class IFDDParams(_Section):
     train: TrainParams = TrainParams()
 
 
+class DiceFerParams(_Section):
+    """DICE-FER and its plain ResNet-18 baseline on the image branch. Unverified details of the paper are
+    parameters with the stated defaults (docs/dicefer.md)."""
+
+    img_size: Annotated[int, Field(ge=32)] = 112
+    code_dim: Annotated[int, Field(ge=2)] = 64
+    mi_estimator: Literal["dv", "jsd"] = "dv"
+    marginal: Literal["shuffle", "roll"] = "shuffle"
+    global_pool: Literal["flatten", "avg"] = "flatten"
+    mu: Annotated[float, Field(ge=0.0)] = 0.5  # global MI weight
+    nu: Annotated[float, Field(ge=0.0)] = 1.0  # local MI weight
+    delta: Annotated[float, Field(ge=0.0)] = 0.1  # L1 between the pair's expression codes
+    l1_reduction: Literal["sum", "mean"] = "sum"
+    zeta_adv: Annotated[float, Field(ge=0.0)] = 0.025  # adversarial weight (seed report; unverified)
+    adversarial: Literal["flip", "minimax"] = "flip"
+    classifier_hidden: list[Annotated[int, Field(ge=1)]] = [256, 128]
+    expression_weights: Path | None = None  # local ResNet-18 state dict (e.g. face recognition)
+    identity_weights: Path | None = None
+    lr: Annotated[float, Field(gt=0.0)] = 1e-4  # Adam, fixed
+    batch_size: Annotated[int, Field(ge=2)] = 64
+    stage_epochs: list[Annotated[int, Field(ge=0)]] = [20, 20, 20]  # stages 1 (expression), 2 (identity), 3
+    baseline_epochs: Annotated[int, Field(ge=0)] = 20
+    probe_folds: Annotated[int, Field(ge=2)] = 5  # cross-validation folds of the leakage probes
+    runtime: RuntimeParams = RuntimeParams()
+
+    @model_validator(mode="after")
+    def _three_stages(self) -> DiceFerParams:
+        if len(self.stage_epochs) != 3:
+            raise ValueError(f"stage_epochs: expected 3 numbers (stages 1, 2, 3), got {self.stage_epochs}")
+        return self
+
+
 class Params(_Section):
     """All of `params.yaml`."""
 
     synthetic: SyntheticParams = SyntheticParams()
     data: DataParams = DataParams()
     ifdd: IFDDParams = IFDDParams()
+    dicefer: DiceFerParams = DiceFerParams()
 
 
 def _describe(error: dict[str, Any]) -> str:

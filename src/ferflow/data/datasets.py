@@ -87,9 +87,13 @@ class ClipDataset(Dataset):
     def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
         clip = self.store.samples[self.rows[i]]  # T x S x S x 3, memory-mapped
         positions = frame_positions(len(clip), self.num_frames, self.sampling, random_start=self.train)
-        frames = torch.from_numpy(np.ascontiguousarray(clip[positions])).permute(0, 3, 1, 2)
-        video = self.transform(tv_tensors.Video(frames))
-        return video.permute(1, 0, 2, 3).float().div_(255.0), int(self.labels[i])
+        return clip_tensor(clip[positions], self.transform), int(self.labels[i])
+
+
+def clip_tensor(frames: np.ndarray, transform: v2.Transform) -> torch.Tensor:
+    """T x H x W x 3 uint8 frames -> the model's C x T x H x W float input in [0, 1], one transform draw."""
+    video = transform(tv_tensors.Video(torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2)))
+    return video.permute(1, 0, 2, 3).float().div_(255.0)
 
 
 def rotation_flip_variants(max_angle: int = 15, step: int = 5) -> list[tuple[int, bool]]:

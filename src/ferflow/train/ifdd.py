@@ -273,6 +273,7 @@ def train_ifdd(p: IFDDParams, store_dir: Path, variant: str, fold: int | None, o
                     "variant": variant,
                     "kwargs": model_kwargs(p, variant, num_classes),
                     "classes": list(store.classes),
+                    "data": {"shape": store.meta["shape"], "align_backend": store.meta.get("align_backend")},
                     "fold": fold or 0,
                     "selection": t.selection,
                     "selected_epoch": selected_epoch,

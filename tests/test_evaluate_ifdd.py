@@ -65,12 +65,19 @@ def test_metrics_agree_with_the_predictions(trained, tiny_benchmark):
 def test_summary_means_over_folds(tmp_path):
     paths = []
     for fold, (w, u) in enumerate([(0.5, 0.4), (0.7, 0.6)], start=1):
-        path = tmp_path / f"m{fold}.json"
+        run = tmp_path / f"fold_{fold}"
+        (run / "eval").mkdir(parents=True)
+        (run / "history.json").write_text(json.dumps([{"epoch": 1, "train/loss": 2.0, "test/uar": u}]))
+        (run / "eval" / "predictions.csv").write_text("sample_id,label,predicted\n1,a,b\n2,b,b\n")
+        path = run / "eval" / "metrics.json"
         path.write_text(json.dumps({"variant": "v", "fold": fold, "war": w, "uar": u, "optimistic": False}))
         paths.append(path)
-    summary = summarize_ifdd(paths, tmp_path / "summary.json")
+    summary = summarize_ifdd(paths, tmp_path / "out" / "summary.json")
     assert summary["v"]["mean_war"] == pytest.approx(0.6) and summary["v"]["mean_uar"] == pytest.approx(0.5)
     assert set(summary["v"]["folds"]) == {"1", "2"}
+    plots = tmp_path / "out" / "plots"
+    assert (plots / "confusion" / "v_fold2.csv").read_text() == "label,predicted\na,b\nb,b\n"
+    assert (plots / "learning" / "v_fold1.csv").read_text().splitlines()[1] == "1,2.0,0.4,"
 
 
 def test_predict_one_video(trained, tiny_benchmark, capsys):

@@ -137,6 +137,33 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_bench(args: argparse.Namespace) -> int:
+    import tempfile
+
+    if args.what == "data":
+        from ferflow.bench.data import bench_data
+
+        with tempfile.TemporaryDirectory(prefix="ferflow-bench-") as work:
+            result = bench_data(args.out, Path(args.workdir or work), quick=args.quick, workers=args.workers)
+    else:
+        from ferflow.bench.models import bench_models
+
+        kwargs = json.loads(args.model_kwargs) if args.model_kwargs else {}
+        result = bench_models(
+            args.out,
+            families=args.families,
+            batch=args.batch,
+            img_size=args.img_size,
+            num_frames=args.num_frames,
+            steps=2 if args.quick else 4,
+            repeats=2 if args.quick else 3,
+            device=args.device,
+            model_kwargs=kwargs,
+        )
+    print(json.dumps(result, indent=2))
+    return 0
+
+
 def _cmd_gpu_run(args: argparse.Namespace) -> int:
     from ferflow.gpu import run_stage
 
@@ -257,6 +284,25 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--json", action="store_true", help="print JSON")
     predict.add_argument("--upsample", type=int, default=1, help="dlib HOG upsampling")
     predict.set_defaults(func=_cmd_predict)
+
+    bench = stages.add_parser(
+        "bench",
+        help="measure throughput (data stages or models) and write the figures to JSON",
+        description="data: extraction vs naive decoding, alignment frames/s, DataLoader clips/s. models: "
+        "training and inference clips/s of IFDD and its backbone alone, interleaved.",
+    )
+    bench.add_argument("what", choices=("data", "models"))
+    bench.add_argument("--out", type=Path, required=True, help="JSON file for the figures")
+    bench.add_argument("--quick", action="store_true", help="small sizes (seconds)")
+    bench.add_argument("--workers", type=int, default=2, help="data: DataLoader workers")
+    bench.add_argument("--workdir", type=Path, help="data: folder for generated media (default: temporary)")
+    bench.add_argument("--families", nargs="+", default=["mobilenetv2"], choices=("mobilenetv2", "mvit"))
+    bench.add_argument("--batch", type=int, default=8)
+    bench.add_argument("--img-size", type=int, default=112)
+    bench.add_argument("--num-frames", type=int, default=16)
+    bench.add_argument("--device", default="auto")
+    bench.add_argument("--model-kwargs", help="models: JSON factory arguments, e.g. '{\"width_mult\": 0.5}'")
+    bench.set_defaults(func=_cmd_bench)
 
     gpu_run = stages.add_parser(
         "gpu-run",

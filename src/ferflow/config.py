@@ -74,13 +74,14 @@ class SyntheticParams(_Section):
     fps: Annotated[int, Field(ge=5, le=60)] = 25
     crf: Annotated[int, Field(ge=0, le=51)] = 23
     keyframe_interval: Annotated[int, Field(ge=1)] = 12
+    expression_scale: Annotated[float, Field(gt=0.0, le=4.0)] = 2.0  # size of every expression's deformation
     identity_bias: Annotated[float, Field(ge=0.0, le=1.5)] = 0.5
     episode_frames: FrameRange = FrameRange(low=8, high=16)
     apex_intensity: IntensityRange = IntensityRange(low=0.7, high=1.0)
     distractor_prob: Fraction = 0.3
     distractor_intensity: Fraction = 0.35
     talking_prob: Fraction = 0.5
-    talking_amplitude: Fraction = 0.6
+    talking_amplitude: Fraction = 0.4
     blink_rate_hz: Annotated[float, Field(ge=0.0, le=2.0)] = 0.3
     pose_deg: Annotated[float, Field(ge=0.0, le=30.0)] = 10.0
     pose_shift: Annotated[float, Field(ge=0.0, le=0.15)] = 0.04

@@ -10,10 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torchvision.transforms import v2
 
 from ferflow.data.align import align_frames
-from ferflow.data.datasets import clip_tensor
+from ferflow.data.datasets import clip_tensor, eval_transform
 from ferflow.data.frames import ClipSampler, read_clip
 from ferflow.evaluate.ifdd import load_trained
 
@@ -32,7 +31,7 @@ def predict_video(video: Path, model_path: Path, upsample: int = 1) -> dict[str,
     aligned = align_frames(clip.frames, crop, saved["data"]["align_backend"] or "dlib", upsample)
     if aligned.frames is None:
         raise NoFaceError(f"{video}: no face found in any of the {len(clip.frames)} sampled frames")
-    x = clip_tensor(aligned.frames, v2.Resize(img_size, antialias=True))[None]
+    x = clip_tensor(aligned.frames, eval_transform(img_size))[None]
     probs = torch.softmax(model(x), dim=1)[0].tolist()
     classes = saved["classes"]
     return {

@@ -57,10 +57,11 @@ rule summarize_ifdd:
     input:
         expand(IFDD_RUN + "/eval/metrics.json", variant=PARAMS.ifdd.variants, fold=IFDD_FOLDS),
     output:
-        "results/ifdd/summary.json",
+        summary="results/ifdd/summary.json",
+        plots=directory("results/ifdd/plots"),
     params:
         cli=FERFLOW,
     log:
         "logs/summarize_ifdd.log",
     shell:
-        "{params.cli} summarize-ifdd --metrics {input} --out {output} > {log} 2>&1"
+        "{params.cli} summarize-ifdd --metrics {input} --out {output.summary} > {log} 2>&1"

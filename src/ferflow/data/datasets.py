@@ -33,13 +33,21 @@ class ClipAugment:
     jitter: float = 0.4
 
     def build(self, size: int) -> v2.Transform:
+        # Geometry on uint8 (cheap), photometry on float: v2's jitter on uint8 converts back and forth per
+        # factor, which made it most of the loader's time.
         return v2.Compose(
             [
                 v2.RandomResizedCrop(size, scale=self.scale, antialias=True),
                 v2.RandomHorizontalFlip(self.flip),
+                v2.ToDtype(torch.float32, scale=True),
                 v2.ColorJitter(brightness=self.jitter, contrast=self.jitter, saturation=self.jitter),
             ]
         )
+
+
+def eval_transform(size: int) -> v2.Transform:
+    """Evaluation: resize only."""
+    return v2.Compose([v2.Resize(size, antialias=True), v2.ToDtype(torch.float32, scale=True)])
 
 
 def frame_positions(
@@ -77,7 +85,7 @@ class ClipDataset(Dataset):
         self.num_frames = num_frames
         self.size = size
         self.sampling = sampling
-        self.transform = augment.build(size) if augment else v2.Resize(size, antialias=True)
+        self.transform = augment.build(size) if augment else eval_transform(size)
         self.train = augment is not None
         self.labels = self.store.labels[self.rows]
 
@@ -91,9 +99,10 @@ class ClipDataset(Dataset):
 
 
 def clip_tensor(frames: np.ndarray, transform: v2.Transform) -> torch.Tensor:
-    """T x H x W x 3 uint8 frames -> the model's C x T x H x W float input in [0, 1], one transform draw."""
+    """T x H x W x 3 uint8 frames -> the model's C x T x H x W float input in [0, 1], one transform draw
+    (the transform ends in float, as `ClipAugment.build` and `eval_transform` do)."""
     video = transform(tv_tensors.Video(torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2)))
-    return video.permute(1, 0, 2, 3).float().div_(255.0)
+    return video.permute(1, 0, 2, 3).contiguous()
 
 
 def rotation_flip_variants(max_angle: int = 15, step: int = 5) -> list[tuple[int, bool]]:

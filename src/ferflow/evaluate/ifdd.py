@@ -155,11 +155,14 @@ def evaluate_ifdd(
 
 
 def summarize_ifdd(metric_files: list[Path], out: Path) -> dict[str, Any]:
-    """Per-fold WAR/UAR of every variant and their mean over folds."""
+    """Per-fold WAR/UAR of every variant and their mean over folds; next to `out`, `plots/` gets one CSV
+    per run of learning curves and of (label, predicted) pairs, for `dvc plots`."""
     by_variant: dict[str, list[dict[str, Any]]] = {}
+    plots = Path(out).parent / "plots"
     for path in metric_files:
         m = json.loads(Path(path).read_text())
         by_variant.setdefault(m["variant"], []).append(m)
+        _plot_tables(Path(path).parent, plots, f"{m['variant']}_fold{m['fold']}")
     summary = {}
     for variant, folds in sorted(by_variant.items()):
         folds.sort(key=lambda m: m["fold"])
@@ -172,3 +175,21 @@ def summarize_ifdd(metric_files: list[Path], out: Path) -> dict[str, Any]:
         }
     write_json(out, summary)
     return summary
+
+
+def _plot_tables(eval_dir: Path, plots: Path, name: str) -> None:
+    """Learning curve and prediction pairs of one run as small CSVs (DVC's plot formats)."""
+    for folder in ("learning", "confusion"):
+        (plots / folder).mkdir(parents=True, exist_ok=True)
+    history_file = eval_dir.parent / "history.json"
+    history = json.loads(history_file.read_text()) if history_file.is_file() else []
+    with (plots / "learning" / f"{name}.csv").open("w", newline="") as f:
+        writer = csv.writer(f, lineterminator="\n")
+        writer.writerow(["epoch", "train_loss", "test_uar", "test_war"])
+        for h in history:
+            writer.writerow([h["epoch"], h["train/loss"], h.get("test/uar", ""), h.get("test/war", "")])
+    with (eval_dir / "predictions.csv").open() as f, (plots / "confusion" / f"{name}.csv").open("w") as g:
+        writer = csv.writer(g, lineterminator="\n")
+        writer.writerow(["label", "predicted"])
+        for row in csv.DictReader(f):
+            writer.writerow([row["label"], row["predicted"]])

@@ -73,7 +73,7 @@ ACTION_UNITS: dict[str, dict[int, tuple[float, float]]] = {
     "inner_brow_raise": _mirror({21: (0.0, -0.14), 20: (0.0, -0.10), 19: (0.0, -0.05)}),
     "outer_brow_raise": _mirror({17: (0.0, -0.14), 18: (0.0, -0.12), 19: (0.0, -0.07)}),
     "brow_lower": _mirror(
-        {17: (0.0, 0.04), 18: (0.02, 0.07), 19: (0.04, 0.10), 20: (0.06, 0.12), 21: (0.08, 0.12)}
+        {17: (0.0, 0.03), 18: (0.015, 0.05), 19: (0.03, 0.07), 20: (0.045, 0.09), 21: (0.06, 0.09)}
     ),
     "upper_lid_raise": _mirror({37: (0.0, -0.07), 38: (0.0, -0.07), 36: (0.0, -0.01), 39: (0.0, -0.01)}),
     "lid_tighten": _mirror({37: (0.0, 0.04), 38: (0.0, 0.04), 40: (0.0, -0.04), 41: (0.0, -0.04)}),
@@ -115,7 +115,7 @@ PROTOTYPES: dict[str, dict[str, float]] = {
     "sad": {"inner_brow_raise": 1.0, "brow_lower": 0.35, "lip_corner_depress": 1.0, "lid_tighten": 0.3},
     "neutral": {},
     "angry": {"brow_lower": 1.0, "upper_lid_raise": 0.5, "lid_tighten": 0.7, "lip_tighten": 1.0},
-    "surprise": {"inner_brow_raise": 1.0, "outer_brow_raise": 1.0, "upper_lid_raise": 1.0, "jaw_drop": 0.9},
+    "surprise": {"inner_brow_raise": 1.0, "outer_brow_raise": 1.0, "upper_lid_raise": 1.0, "jaw_drop": 0.7},
     "disgust": {"nose_wrinkle": 1.0, "upper_lip_raise": 1.0, "lip_corner_depress": 0.5, "brow_lower": 0.4},
     "fear": {
         "inner_brow_raise": 1.0,
@@ -280,10 +280,14 @@ def pose_matrix(pose: Pose, size: int) -> np.ndarray:
     return np.concatenate([rot, (out_centre - rot @ centre)[:, None]], axis=1)
 
 
+MAX_ACTIVATION = 2.0  # an action unit saturates: resting face plus expression cannot push it further
+
+
 def deformed_landmarks(identity: Identity, aus: np.ndarray) -> np.ndarray:
     """Canonical-space landmarks of an identity showing action units `aus` (on top of its resting face)."""
     canon = canonical()
-    offsets = identity.shape + np.tensordot(identity.resting_aus + aus, AU_BASIS, axes=1)
+    activation = np.minimum(identity.resting_aus + aus, MAX_ACTIVATION)
+    offsets = identity.shape + np.tensordot(activation, AU_BASIS, axes=1)
     return canon.landmarks + canon.iod * offsets
 
 

@@ -96,7 +96,7 @@ def make_plan(p: SyntheticParams) -> Plan:
     root = np.random.SeedSequence([p.seed, 0xFE7F])
     id_seq, clip_seq, image_seq, split_seq = root.spawn(4)
     identities = tuple(
-        face.make_identity(i, np.random.default_rng(s), p.identity_bias)
+        face.make_identity(i, np.random.default_rng(s), p.identity_bias * p.expression_scale)
         for i, s in enumerate(id_seq.spawn(counts.identities))
     )
     split_rng = np.random.default_rng(split_seq)
@@ -209,12 +209,12 @@ def clip_timeline(spec: ClipSpec, p: SyntheticParams, rng: np.random.Generator) 
         blink[start:stop] = np.maximum(blink[start:stop], blink_shape[: stop - start])
 
     aus = (
-        intensity[:, None] * face.EXPRESSION_AUS[spec.expression]
+        intensity[:, None] * p.expression_scale * face.EXPRESSION_AUS[spec.expression]
         + talking[:, None] * face.TALK_AUS
         + blink[:, None] * face.BLINK_AUS
     )
     if distractor >= 0:
-        aus += distractor_intensity[:, None] * face.EXPRESSION_AUS[distractor]
+        aus += distractor_intensity[:, None] * p.expression_scale * face.EXPRESSION_AUS[distractor]
 
     half = p.pose_deg / 2
     angle = _sway(rng, n, fps, rng.uniform(-half, half), rng.uniform(0, half))
@@ -310,7 +310,7 @@ def render_image(
     rng = np.random.default_rng(spec.seed)
     intensity = rng.uniform(p.apex_intensity.low, p.apex_intensity.high)
     aus = (
-        intensity * face.EXPRESSION_AUS[spec.expression]
+        intensity * p.expression_scale * face.EXPRESSION_AUS[spec.expression]
         + rng.uniform(0, p.talking_amplitude / 2) * face.TALK_AUS
     )
     half = p.pose_deg / 2

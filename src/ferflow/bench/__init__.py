@@ -1,0 +1,1 @@
+"""Benchmarks: throughput of the pipeline's stages, measured and written to JSON."""

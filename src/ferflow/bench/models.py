@@ -1,0 +1,115 @@
+"""Model throughput: training and inference clips/s of IFDD and of its backbone alone (the baseline),
+measured side by side in one run so their ratio is IFDD's overhead."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from ferflow.bench.data import _interleaved_times, _rate, _ratio, _write_json, machine_info
+from ferflow.models import create_model
+from ferflow.models.ifdd import lifting_loss
+
+PAIRS = {"mobilenetv2": ("ifdd_mobilenetv2", "baseline_mobilenetv2"), "mvit": ("ifdd_mvit", "baseline_mvit")}
+
+
+def _step_fns(
+    name: str,
+    batch: int,
+    num_frames: int,
+    img_size: int,
+    device: torch.device,
+    amp: torch.dtype | None,
+    model_kwargs: dict[str, Any],
+) -> tuple[Callable[[int], None], ...]:
+    """A training step (forward, both losses, backward, AdamW) and an inference step for one model."""
+    model = create_model(name, num_classes=7, num_frames=num_frames, img_size=img_size, **model_kwargs)
+    model.to(device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    x = torch.rand(batch, 3, num_frames, img_size, img_size, device=device)
+    y = torch.randint(0, 7, (batch,), device=device)
+
+    def sync() -> None:
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+
+    def train(_: int) -> None:
+        model.train()
+        with torch.autocast(device.type, dtype=amp, enabled=amp is not None):
+            logits, features = model(x, return_features=True)
+            loss = F.cross_entropy(logits.float(), y) + lifting_loss(features)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        sync()
+
+    @torch.no_grad()
+    def infer(_: int) -> None:
+        model.eval()
+        with torch.autocast(device.type, dtype=amp, enabled=amp is not None):
+            model(x)
+        sync()
+
+    return train, infer
+
+
+def bench_models(
+    out: Path,
+    *,
+    families: Sequence[str] = ("mobilenetv2",),
+    batch: int = 8,
+    num_frames: int = 16,
+    img_size: int = 112,
+    steps: int = 3,
+    repeats: int = 3,
+    device: str = "auto",
+    amp: bool = True,
+    model_kwargs: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Train and inference clips/s of each IFDD variant and its baseline, interleaved step by step.
+
+    Args:
+        out: JSON file for the figures.
+        families: backbone families to measure ("mobilenetv2", "mvit").
+        batch, num_frames, img_size: the clip batch.
+        steps: timed steps per round (after one warm-up round); repeats: rounds (the median is kept).
+        device: "auto", "cpu" or "cuda".
+        amp: bf16 autocast on CUDA.
+        model_kwargs: extra factory arguments (e.g. width_mult) for both models of a family.
+    """
+    dev = torch.device(
+        "cuda" if device == "auto" and torch.cuda.is_available() else ("cpu" if device == "auto" else device)
+    )
+    dtype = torch.bfloat16 if amp and dev.type == "cuda" else None
+    result: dict[str, Any] = {
+        "settings": {
+            "batch": batch,
+            "num_frames": num_frames,
+            "img_size": img_size,
+            "steps": steps,
+            "repeats": repeats,
+            "device": str(dev),
+            "amp": str(dtype),
+            "model_kwargs": model_kwargs or {},
+        },
+        "machine": machine_info() | ({"gpu": torch.cuda.get_device_name(dev)} if dev.type == "cuda" else {}),
+    }
+    for family in families:
+        ifdd, baseline = PAIRS[family]
+        fns = {
+            name: _step_fns(name, batch, num_frames, img_size, dev, dtype, model_kwargs or {})
+            for name in (ifdd, baseline)
+        }
+        for phase, k in (("train", 0), ("inference", 1)):
+            times, _ = _interleaved_times({name: f[k] for name, f in fns.items()}, steps, repeats)
+            result.setdefault(family, {})[phase] = {
+                f"{ifdd}_clips_per_s": _rate(batch * steps, times[ifdd]),
+                f"{baseline}_clips_per_s": _rate(batch * steps, times[baseline]),
+                "ifdd_overhead": _ratio(times[ifdd], times[baseline]),  # time ratio: 1.15 = 15% slower
+            }
+    _write_json(Path(out), result)
+    return result

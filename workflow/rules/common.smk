@@ -21,3 +21,19 @@ def package_sources(*parts):
 def params_json(*sections):
     """The validated parameter sections a rule uses, as JSON for `--params-json`."""
     return PARAMS.model_dump_json(include=set(sections))
+
+
+def dataset_input(wildcards):
+    """The dataset folder a branch reads: generated for the embedded benchmark, given otherwise."""
+    section = PARAMS.data.video if wildcards.kind == "clips" else PARAMS.data.image
+    return SYNTHETIC_ROOT if section.dataset == "synthetic" else str(section.root)
+
+
+def store_path(kind):
+    """A branch's packed store folder."""
+    return str(paths.processed(PARAMS, kind))
+
+
+def shard_dirs(kind):
+    """A branch's shard store folders."""
+    return [str(paths.interim(PARAMS, kind) / f"shard_{k}") for k in range(PARAMS.data.shards)]

@@ -2,16 +2,6 @@
 DATA_SOURCES = package_sources("config.py", "paths.py", "cli.py", "data")
 
 
-def dataset_input(wildcards):
-    """The dataset folder a branch reads: generated for the embedded benchmark, given otherwise."""
-    section = PARAMS.data.video if wildcards.kind == "clips" else PARAMS.data.image
-    return SYNTHETIC_ROOT if section.dataset == "synthetic" else str(section.root)
-
-
-def store_path(kind, name=""):
-    return str(paths.processed(PARAMS, kind) / name) if name else str(paths.processed(PARAMS, kind))
-
-
 rule prepare_shard:
     input:
         sources=DATA_SOURCES,
@@ -24,17 +14,14 @@ rule prepare_shard:
     params:
         cli=FERFLOW,
         json=params_json("synthetic", "data"),
+        synthetic=SYNTHETIC_ROOT,
     log:
         "logs/prepare_{dataset}_{kind}_{shard}.log",
     benchmark:
         "logs/benchmarks/prepare_{dataset}_{kind}_{shard}.tsv"
     shell:
         "{params.cli} prepare --params-json {params.json:q} --kind {wildcards.kind} "
-        "--shard {wildcards.shard} --synthetic-root {SYNTHETIC_ROOT} --out {output} > {log} 2>&1"
-
-
-def shard_dirs(kind):
-    return [str(paths.interim(PARAMS, kind) / f"shard_{k}") for k in range(PARAMS.data.shards)]
+        "--shard {wildcards.shard} --synthetic-root {params.synthetic} --out {output} > {log} 2>&1"
 
 
 for _kind in ("clips", "images"):

@@ -1,4 +1,6 @@
 # IFDD and its baseline: train and evaluate every variant on every fold, then summarise.
+import os
+
 from ferflow.data import adapters
 
 IFDD_SOURCES = package_sources(
@@ -6,7 +8,6 @@ IFDD_SOURCES = package_sources(
 )
 VIDEO_ADAPTER = "synthetic_video" if PARAMS.data.video.dataset == "synthetic" else PARAMS.data.video.dataset
 IFDD_FOLDS = PARAMS.ifdd.folds or [fold or 0 for fold in adapters.iter_folds(VIDEO_ADAPTER)]
-IFDD_RUN = "results/ifdd/{variant}/fold_{fold}"
 TRUTH = (
     f"--truth {SYNTHETIC_ROOT}/ground_truth/clips.csv" if PARAMS.data.video.dataset == "synthetic" else ""
 )
@@ -17,11 +18,11 @@ rule train_ifdd:
         store=store_path("clips"),
         sources=IFDD_SOURCES,
     output:
-        IFDD_RUN + "/model.pt",
+        "results/ifdd/{variant}/fold_{fold}/model.pt",
     params:
         cli=FERFLOW,
         json=params_json("ifdd"),
-        folder=IFDD_RUN,
+        folder=lambda wildcards, output: os.path.dirname(output[0]),
     resources:
         gpu=PARAMS.ifdd.train.gpus,
     threads: max(1, workflow.cores // 2)
@@ -37,14 +38,14 @@ rule train_ifdd:
 
 rule evaluate_ifdd:
     input:
-        model=IFDD_RUN + "/model.pt",
+        model="results/ifdd/{variant}/fold_{fold}/model.pt",
         store=store_path("clips"),
         sources=IFDD_SOURCES,
     output:
-        IFDD_RUN + "/eval/metrics.json",
+        "results/ifdd/{variant}/fold_{fold}/eval/metrics.json",
     params:
         cli=FERFLOW,
-        folder=IFDD_RUN + "/eval",
+        folder=lambda wildcards, output: os.path.dirname(output[0]),
         truth=TRUTH,
     log:
         "logs/evaluate_ifdd_{variant}_fold{fold}.log",
@@ -55,7 +56,7 @@ rule evaluate_ifdd:
 
 rule summarize_ifdd:
     input:
-        expand(IFDD_RUN + "/eval/metrics.json", variant=PARAMS.ifdd.variants, fold=IFDD_FOLDS),
+        expand("results/ifdd/{variant}/fold_{fold}/eval/metrics.json", variant=PARAMS.ifdd.variants, fold=IFDD_FOLDS),
     output:
         summary="results/ifdd/summary.json",
         plots=directory("results/ifdd/plots"),

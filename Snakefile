@@ -15,6 +15,8 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/synthetic.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/ifdd.smk"
+include: "workflow/rules/dicefer.smk"
+include: "workflow/rules/report.smk"
 
 
 rule all:
@@ -22,4 +24,4 @@ rule all:
     input:
         rules.pack_clips.output,
         rules.pack_images.output,
-        rules.summarize_ifdd.output,
+        rules.report.output,

@@ -21,6 +21,7 @@ TINY = {
         "model": {"width_mult": 0.35, "embed_dim": 32},
         "train": {"epochs": 1, "batch_size": 4, "lr": 0.001, "warmup_epochs": 0.5, "num_workers": 0},
     },
+    "dicefer": {"img_size": 32, "batch_size": 16, "stage_epochs": [1, 1, 1], "baseline_epochs": 1},
 }
 
 
@@ -53,7 +54,7 @@ def test_dvc_stages_cover_the_snakemake_workflow():
     every rule file is a dependency of some stage."""
     targets = stage_targets()
     stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
-    assert set(targets) >= {"data", "ifdd"}
+    assert set(targets) >= {"data", "ifdd", "dicefer", "report"}
     deps = {d for s in stages.values() for d in s["deps"]}
     for rule_file in (REPO / "workflow" / "rules").glob("*.smk"):
         assert str(rule_file.relative_to(REPO)) in deps, f"{rule_file.name} is no DVC dependency"
@@ -90,17 +91,16 @@ def project(tmp_path_factory) -> Path:
     return root
 
 
-def snakemake_runs(root: Path) -> str:
-    """The log of the most recent Snakemake run."""
-    logs = sorted((root / ".snakemake" / "log").glob("*.snakemake.log"))
-    return logs[-1].read_text()
+def snakemake_logs(root: Path) -> set[Path]:
+    return set((root / ".snakemake" / "log").glob("*.snakemake.log"))
 
 
 def test_repro_from_nothing_gives_metrics(project):
     summary = json.loads((project / "results" / "ifdd" / "summary.json").read_text())
     assert {"ifdd_mobilenetv2", "baseline_mobilenetv2"} <= set(summary)
     shown = run(project, str(BIN / "dvc"), "metrics", "show", "--json").stdout
-    assert "mean_uar" in shown and "detection_rate" in shown
+    assert "mean_uar" in shown and "detection_rate" in shown and "macro_f1" in shown
+    assert (project / "reports" / "report.pdf").is_file()
     assert "Data and pipelines are up to date" in run(project, str(BIN / "dvc"), "status").stdout
 
 
@@ -109,12 +109,14 @@ def test_changed_ifdd_param_reruns_only_ifdd(project):
     params["ifdd"]["train"]["lr"] = 0.002
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     status = run(project, str(BIN / "dvc"), "status", "--json").stdout
-    assert set(json.loads(status)) == {"ifdd"}
+    assert set(json.loads(status)) == {"ifdd"}  # report depends on results/ifdd, so it follows later
+    before = snakemake_logs(project)
     repro = run(project, str(BIN / "dvc"), "repro").stdout
-    assert "Running stage 'ifdd'" in repro and "Running stage 'data'" not in repro
-    log = snakemake_runs(project)
+    assert "Running stage 'ifdd'" in repro
+    assert "Running stage 'data'" not in repro and "Running stage 'dicefer'" not in repro
+    log = "".join(p.read_text() for p in snakemake_logs(project) - before)
     assert "rule train_ifdd" in log or "train_ifdd" in log
-    assert "synthesize" not in log and "prepare_shard" not in log
+    assert "synthesize" not in log and "prepare_shard" not in log and "train_dicefer" not in log
     diff = run(project, str(BIN / "dvc"), "metrics", "diff", "--all", "--json").stdout
     assert "results/ifdd/summary.json" in diff
     run(project, "git", "add", "-A")

@@ -21,6 +21,12 @@ ifdd:
   img_size: 64
   model: {width_mult: 0.35, embed_dim: 32}
   train: {epochs: 1, batch_size: 4, lr: 0.001, warmup_epochs: 0.5, num_workers: 0}
+dicefer:
+  img_size: 32
+  batch_size: 16
+  stage_epochs: [1, 1, 1]
+  baseline_epochs: 1
+  runtime: {num_workers: 0}
 """
 
 
@@ -52,8 +58,13 @@ def test_pipeline_runs_then_has_nothing_to_do(tiny_project):
     assert (tiny_project / "logs" / "benchmarks" / "synthesize_tiny.tsv").is_file()
 
     stores = tiny_project / "data" / "processed" / "synthetic"
-    assert json.loads((stores / "clips_metrics.json").read_text())["samples"] == measured["clips"]
-    assert json.loads((stores / "images_metrics.json").read_text())["samples"] == measured["images"]
+    for kind, count in (("clips", measured["clips"]), ("images", measured["images"])):
+        metrics = json.loads((stores / f"{kind}_metrics.json").read_text())
+        assert metrics["samples"] + metrics["skipped"] == count and metrics["skipped"] <= 0.05 * count
+    assert (tiny_project / "reports" / "report.pdf").read_bytes().startswith(b"%PDF")
+    assert json.loads(
+        (tiny_project / "results" / "dicefer" / "dicefer" / "eval" / "metrics.json").read_text()
+    )
     summary = json.loads((tiny_project / "results" / "ifdd" / "summary.json").read_text())
     assert set(summary) == {"ifdd_mobilenetv2", "baseline_mobilenetv2"}
     assert set(summary["ifdd_mobilenetv2"]["folds"]) == {"1"}

@@ -116,6 +116,36 @@ def _cmd_summarize_ifdd(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_train_dicefer(args: argparse.Namespace) -> int:
+    from ferflow.train.dicefer import train_baseline, train_dicefer
+
+    p = _params(args).dicefer
+    if args.threads:
+        p = p.model_copy(update={"runtime": p.runtime.model_copy(update={"threads": args.threads})})
+    train = train_dicefer if args.model == "dicefer" else train_baseline
+    print(json.dumps(train(p, args.store, args.out), indent=2))
+    return 0
+
+
+def _cmd_evaluate_dicefer(args: argparse.Namespace) -> int:
+    from ferflow.evaluate.dicefer import evaluate_dicefer
+
+    p = _params(args).dicefer
+    result = evaluate_dicefer(
+        args.model, args.store, args.out, probe_folds=p.probe_folds, device=args.device, seed=p.runtime.seed
+    )
+    print(json.dumps({k: v for k, v in result.items() if not isinstance(v, list | dict)}, indent=2))
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from ferflow.report import build_report  # imported here: matplotlib and seaborn load slowly
+
+    html, pdf = build_report(args.root, args.out, _params(args))
+    print(f"wrote {html} and {pdf}")
+    return 0
+
+
 def _cmd_predict(args: argparse.Namespace) -> int:
     from ferflow.data.frames import MediaError
     from ferflow.predict import NoFaceError, predict_video
@@ -272,6 +302,45 @@ def build_parser() -> argparse.ArgumentParser:
     summarize.add_argument("--metrics", type=Path, nargs="+", required=True)
     summarize.add_argument("--out", type=Path, required=True)
     summarize.set_defaults(func=_cmd_summarize_ifdd)
+
+    train_d = stages.add_parser(
+        "train-dicefer",
+        help="train DICE-FER (three stages) or its ResNet-18 baseline on an image store",
+        description="Train with the `dicefer` section of the parameters on the store's train split. "
+        "Re-running the same command resumes from the job folder's checkpoint.",
+    )
+    _add_params_options(train_d)
+    train_d.add_argument("--model", choices=("dicefer", "baseline"), required=True)
+    train_d.add_argument(
+        "--store", type=Path, required=True, help="image store (data/processed/<dataset>/images)"
+    )
+    train_d.add_argument("--out", type=Path, required=True, help="job folder for checkpoints and logs")
+    train_d.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: from params)")
+    train_d.set_defaults(func=_cmd_train_dicefer)
+
+    evaluate_d = stages.add_parser(
+        "evaluate-dicefer",
+        help="accuracy, per-class table, confusion, MIG and leakage of a DICE-FER model",
+        description="Evaluate a trained DICE-FER model or baseline on the store's test split: metrics.json, "
+        "per_class.md, predictions.csv and embeddings.npz (for t-SNE).",
+    )
+    _add_params_options(evaluate_d)
+    evaluate_d.add_argument("--model", type=Path, required=True, help="model.pt written by train-dicefer")
+    evaluate_d.add_argument("--store", type=Path, required=True)
+    evaluate_d.add_argument("--out", type=Path, required=True)
+    evaluate_d.add_argument("--device", default="auto")
+    evaluate_d.set_defaults(func=_cmd_evaluate_dicefer)
+
+    report = stages.add_parser(
+        "report",
+        help="render the HTML and PDF result report (and its figures as PNG)",
+        description="Gather the data-stage metrics, IFDD and DICE-FER results and benchmarks found under the "
+        "project folder and render report.html (self-contained) and report.pdf.",
+    )
+    _add_params_options(report)
+    report.add_argument("--root", type=Path, default=Path("."), help="project folder (default: .)")
+    report.add_argument("--out", type=Path, default=Path("reports"), help="output folder (default: reports)")
+    report.set_defaults(func=_cmd_report)
 
     predict = stages.add_parser(
         "predict",

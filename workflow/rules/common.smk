@@ -1,4 +1,5 @@
 # Helpers shared by every rule file.
+import os
 import sys
 from pathlib import Path
 

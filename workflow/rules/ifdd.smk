@@ -1,6 +1,4 @@
 # IFDD and its baseline: train and evaluate every variant on every fold, then summarise.
-import os
-
 from ferflow.data import adapters
 
 IFDD_SOURCES = package_sources(

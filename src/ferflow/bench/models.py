@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from ferflow.bench.data import _interleaved_times, _rate, _ratio, _write_json, machine_info
-from ferflow.models import create_model
+from ferflow.models import create_model, model_arguments
 from ferflow.models.ifdd import lifting_loss
 
 PAIRS = {"mobilenetv2": ("ifdd_mobilenetv2", "baseline_mobilenetv2"), "mvit": ("ifdd_mvit", "baseline_mvit")}
@@ -27,7 +27,9 @@ def _step_fns(
     model_kwargs: dict[str, Any],
 ) -> tuple[Callable[[int], None], ...]:
     """A training step (forward, both losses, backward, AdamW) and an inference step for one model."""
-    model = create_model(name, num_classes=7, num_frames=num_frames, img_size=img_size, **model_kwargs)
+    accepted = model_arguments(name)  # e.g. embed_dim reaches IFDD, not its baseline
+    kwargs = {k: v for k, v in model_kwargs.items() if k in accepted}
+    model = create_model(name, num_classes=7, num_frames=num_frames, img_size=img_size, **kwargs)
     model.to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
     x = torch.rand(batch, 3, num_frames, img_size, img_size, device=device)

@@ -1,0 +1,508 @@
+"""Train DICE-FER (three stages) or its plain ResNet-18 baseline on the train split of an image store.
+
+DICE-FER (``shared/spec/dicefer.md``, ``docs/dicefer.md``):
+
+1. *expression*: the expression encoder and its statistics networks maximise the cross-referenced MI of
+   same-expression pairs (M, N) from `PairDataset` (`expression_loss`);
+2. *identity*: the expression encoder frozen, the identity encoder and its statistics networks maximise the
+   MI between M and [E_M, I_M] (`identity_mi_loss`) while the discriminator learns to tell joint (E, I)
+   from I shuffled (`discriminator_loss`) and the identity encoder learns to fool it (`adversarial_loss`);
+3. *classifier*: cross-entropy on the frozen E of single augmented images (`ImageDataset(train=True)`).
+
+Every stage has its own Adam optimisers (one per `DiceFer.optimizer_groups` entry), fixed learning rate.
+The baseline is one stage, *baseline*: `resnet18_classifier`, cross-entropy, Adam, on the same images,
+augmentation and seed. Both run through the same loop (`_run_stages`): bf16 autocast on CUDA, a progress bar
+per epoch, a checkpoint written atomically after every epoch (stage, epoch, model, the stage's optimiser
+states, history, random generators), so re-running the same call resumes, also in the middle of a stage,
+and ends with the weights an uninterrupted run would have. A NaN or infinite loss stops the run with
+`NonFiniteLossError` naming the stage, epoch and step, and leaves the last good checkpoint alone.
+
+Outputs in the job folder: `checkpoint.pt`, `model.pt` (weights and how to rebuild the model: factory name,
+its arguments, classes, input size), `history.json` (per stage and epoch: the mean of every loss term, MI
+estimates, throughput) and `live/` (dvclive, metric names ``<stage>/<term>``, step = epoch over all stages).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from ferflow.config import DiceFerParams
+from ferflow.data.datasets import ImageDataset, PairDataset
+from ferflow.data.store import Store, open_store
+from ferflow.models import create_model
+from ferflow.models.dicefer import (
+    DiceFer,
+    adversarial_loss,
+    discriminator_loss,
+    expression_loss,
+    identity_mi_loss,
+)
+from ferflow.train.checkpoint import load_checkpoint, save_checkpoint
+from ferflow.train.common import (
+    Live,
+    NonFiniteLossError,
+    check_finite,
+    make_loader,
+    restore_rng,
+    resumable_rng,
+    write_json,
+)
+from ferflow.train.runtime import Runtime, seed_everything, setup_runtime, teardown_runtime
+
+__all__ = ["BASELINE_MODEL", "DICEFER_MODEL", "dicefer_kwargs", "train_baseline", "train_dicefer"]
+
+CHECKPOINT = "checkpoint.pt"
+MODEL = "model.pt"
+HISTORY = "history.json"
+DICEFER_MODEL = "dicefer_resnet18"
+BASELINE_MODEL = "resnet18_classifier"
+#: Runtime settings that may change between attempts without invalidating a checkpoint.
+HARDWARE = {"threads", "num_workers", "device", "gpus"}
+#: Parameters the baseline depends on (a change to DICE-FER's losses must not restart it).
+BASELINE_RECIPE = {"img_size", "expression_weights", "lr", "batch_size", "baseline_epochs"}
+
+Kind = Literal["dicefer", "baseline"]
+
+
+# ------------------------------------------------------------------------------------------ the loop
+class StepContext:
+    """What a stage's step function does with its losses: check them, then update named optimisers.
+
+    Args:
+        label: The stage as named in error messages, e.g. ``"DICE-FER stage 2 (identity)"``.
+        epoch: Epoch within the stage, 0-based.
+        step: Step within the epoch, 0-based.
+        checkpoint: The checkpoint file (named in the NaN error).
+        optimizers: The stage's optimisers by group name.
+    """
+
+    def __init__(
+        self,
+        label: str,
+        epoch: int,
+        step: int,
+        checkpoint: Path,
+        optimizers: dict[str, torch.optim.Optimizer],
+    ) -> None:
+        self.label = label
+        self.epoch = epoch
+        self.step = step
+        self.checkpoint = checkpoint
+        self.optimizers = optimizers
+
+    def update(self, loss: Tensor, *groups: str, what: str = "loss") -> None:
+        """Stop on a non-finite ``loss``; otherwise zero the groups' gradients, back-propagate, step them.
+
+        Raises:
+            NonFiniteLossError: ``loss`` is NaN or infinite (no optimiser has stepped on it).
+        """
+        try:
+            check_finite(loss.detach().float(), self.epoch, self.step, self.checkpoint)
+        except NonFiniteLossError as err:
+            raise NonFiniteLossError(f"{self.label}, {what}: {err}") from None
+        for name in groups:
+            self.optimizers[name].zero_grad(set_to_none=True)
+        loss.backward()
+        for name in groups:
+            self.optimizers[name].step()
+
+
+#: One training step: a batch from the stage's loader and the context -> detached terms to log.
+StepFn = Callable[[Sequence[Tensor], StepContext], dict[str, Tensor]]
+
+
+@dataclass
+class Stage:
+    """One stage of training.
+
+    Attributes:
+        name: Short name, used in metric names (``expression``, ``identity``, ``classifier``, ``baseline``).
+        label: Name in progress bars and errors.
+        epochs: Number of epochs (0 skips the stage).
+        loader: Training batches.
+        groups: Parameters of each of the stage's Adam optimisers.
+        step: Trains on one batch.
+        prepare: Called before the stage's first epoch (freezing, train mode).
+        unit: What one sample is, for throughput (``pair`` or ``image``).
+    """
+
+    name: str
+    label: str
+    epochs: int
+    loader: DataLoader
+    groups: dict[str, list[nn.Parameter]]
+    step: StepFn
+    prepare: Callable[[], object]
+    unit: str
+
+
+def _run_stages(
+    stages: list[Stage],
+    model: nn.Module,
+    lr: float,
+    runtime: Runtime,
+    out: Path,
+    run_key: str,
+) -> list[dict[str, Any]]:
+    """Train the stages in order, resuming from ``out/checkpoint.pt`` when it was written for ``run_key``.
+
+    Returns:
+        The history: one entry per (stage, epoch) with the epoch means of the step terms.
+    """
+    checkpoint_path = out / CHECKPOINT
+    first_stage, first_epoch, history, optimizer_state = 0, 0, [], None
+    state = load_checkpoint(checkpoint_path, runtime.device) if checkpoint_path.is_file() else None
+    if state is not None and state.get("run_key") != run_key:
+        print(f"{checkpoint_path}: written with other parameters or data; starting afresh")
+        state = None
+    if state is not None:
+        model.load_state_dict(state["model"])
+        history = state["history"]
+        restore_rng(state["rng"])
+        first_stage, first_epoch = state["stage"], state["epoch"] + 1
+        if first_epoch >= stages[first_stage].epochs:  # that stage was complete: start the next one
+            first_stage, first_epoch = first_stage + 1, 0
+        else:
+            optimizer_state = state["optimizers"]
+        where = (
+            f"stage {first_stage + 1}, epoch {first_epoch + 1}" if first_stage < len(stages) else "the end"
+        )
+        print(f"resuming {out} at {where}")
+
+    live = Live(out / "live", enabled=True, resume=state is not None)
+    offsets = [sum(s.epochs for s in stages[:k]) for k in range(len(stages))]
+    for index in range(first_stage, len(stages)):
+        stage = stages[index]
+        if stage.epochs == 0:
+            continue
+        stage.prepare()
+        optimizers = {name: torch.optim.Adam(params, lr=lr) for name, params in stage.groups.items()}
+        start = 0
+        if index == first_stage and optimizer_state is not None:
+            for name, opt in optimizers.items():
+                opt.load_state_dict(optimizer_state[name])
+            start = first_epoch
+        for epoch in range(start, stage.epochs):
+            entry = _train_epoch(stage, epoch, optimizers, runtime, checkpoint_path)
+            history.append({"stage": index + 1, "name": stage.name, "epoch": epoch + 1, **entry})
+            live.log({f"{stage.name}/{k}": v for k, v in entry.items()}, offsets[index] + epoch)
+            save_checkpoint(
+                checkpoint_path,
+                {
+                    "run_key": run_key,
+                    "model": model.state_dict(),
+                    "optimizers": {name: opt.state_dict() for name, opt in optimizers.items()},
+                    "stage": index,
+                    "epoch": epoch,
+                    "history": history,
+                    "rng": resumable_rng(),
+                },
+            )
+            write_json(out / HISTORY, history)
+    live.close()
+    return history
+
+
+def _train_epoch(
+    stage: Stage,
+    epoch: int,
+    optimizers: dict[str, torch.optim.Optimizer],
+    runtime: Runtime,
+    checkpoint: Path,
+) -> dict[str, float]:
+    """One epoch of a stage; returns the mean of every step term, the time and the throughput."""
+    started = time.perf_counter()
+    sums: dict[str, float] = {}
+    steps = samples = 0
+    bar = tqdm(
+        stage.loader,
+        desc=f"{stage.label} epoch {epoch + 1}/{stage.epochs}",
+        unit="batch",
+        dynamic_ncols=True,
+        leave=False,
+    )
+    for step, batch in enumerate(bar):
+        batch = [b.to(runtime.device, non_blocking=True) for b in batch]
+        terms = stage.step(batch, StepContext(stage.label, epoch, step, checkpoint, optimizers))
+        for key, value in terms.items():
+            sums[key] = sums.get(key, 0.0) + float(value)
+        steps += 1
+        samples += len(batch[0])
+        bar.set_postfix(loss=f"{sums['loss'] / steps:.3f}")
+    seconds = time.perf_counter() - started
+    return {
+        **{key: total / max(steps, 1) for key, total in sums.items()},
+        "seconds": seconds,
+        f"{stage.unit}s_per_second": samples / seconds,
+    }
+
+
+# ----------------------------------------------------------------------------------------- set-up
+def dicefer_kwargs(p: DiceFerParams, num_classes: int) -> dict[str, Any]:
+    """Arguments of `dicefer_resnet18` that rebuild a trained model (no weight files: those only matter at
+    initialisation)."""
+    return {
+        "num_classes": num_classes,
+        "code_dim": p.code_dim,
+        "input_size": p.img_size,
+        "global_pool": p.global_pool,
+        "cls_hidden": list(p.classifier_hidden),
+    }
+
+
+def _train_rows(store: Store, store_dir: Path) -> np.ndarray:
+    if store.samples.ndim != 4:
+        raise ValueError(
+            f"{store_dir}: DICE-FER trains on an image store (N x S x S x 3), got shape {store.samples.shape}"
+        )
+    rows = store.rows("train")
+    if len(rows) < 2:
+        raise ValueError(f"{store_dir}: the train split has {len(rows)} samples; at least 2 are needed")
+    return rows
+
+
+def _run_key(p: DiceFerParams, kind: Kind, store: Store) -> str:
+    """What must match for a checkpoint to be resumed: the recipe of this kind of model and the data."""
+    if kind == "dicefer":
+        recipe = p.model_dump(
+            mode="json", exclude={"runtime": HARDWARE, "baseline_epochs": True, "probe_folds": True}
+        )
+    else:
+        recipe = p.model_dump(mode="json", include={**dict.fromkeys(BASELINE_RECIPE, True), "runtime": True})
+        recipe["runtime"] = {k: v for k, v in recipe["runtime"].items() if k not in HARDWARE}
+    return json.dumps({"params": recipe, "kind": kind, "store": store.meta.get("shape")}, sort_keys=True)
+
+
+def _start(p: DiceFerParams) -> Runtime:
+    rt = p.runtime
+    runtime = setup_runtime(rt.device, rt.amp)
+    if runtime.distributed:
+        teardown_runtime(runtime)
+        raise RuntimeError(
+            "DICE-FER and its baseline train on one device; set dicefer.runtime.gpus to 1 "
+            f"(this run was started as {runtime.world_size} processes)"
+        )
+    if rt.threads:
+        torch.set_num_threads(rt.threads)
+    seed_everything(rt.seed)
+    return runtime
+
+
+def _write_model(
+    out: Path,
+    model: nn.Module,
+    kind: Kind,
+    variant: str,
+    kwargs: dict[str, Any],
+    store: Store,
+    p: DiceFerParams,
+) -> None:
+    save_checkpoint(
+        out / MODEL,
+        {
+            "model": model.state_dict(),
+            "kind": kind,
+            "variant": variant,
+            "kwargs": kwargs,
+            "classes": list(store.classes),
+            "img_size": p.img_size,
+            "data": {"shape": store.meta["shape"], "align_backend": store.meta.get("align_backend")},
+            "epochs": list(p.stage_epochs) if kind == "dicefer" else [p.baseline_epochs],
+        },
+    )
+
+
+def _summary(history: list[dict[str, Any]]) -> dict[str, Any]:
+    """The last epoch's entry of every stage, by stage name."""
+    return {entry["name"]: entry for entry in history}
+
+
+# ---------------------------------------------------------------------------------------- DICE-FER
+def _dicefer_stages(
+    model: DiceFer, p: DiceFerParams, pairs: DataLoader, images: DataLoader, runtime: Runtime
+) -> list[Stage]:
+    mi_opts = {"mu": p.mu, "nu": p.nu, "estimator": p.mi_estimator, "marginal": p.marginal}
+
+    def prepare(number: int) -> Callable[[], None]:
+        def set_stage() -> None:
+            model.set_stage(number)
+            model.train()
+
+        return set_stage
+
+    def expression(batch: Sequence[Tensor], ctx: StepContext) -> dict[str, Tensor]:
+        x_m, x_n, _ = batch
+        with runtime.autocast():
+            # M and N go through the encoder as one batch (BatchNorm statistics over both).
+            maps, codes = model.expression_encoder(torch.cat([x_m, x_n]))
+            map_m, map_n = maps.chunk(2)
+            e_m, e_n = codes.chunk(2)
+            out = expression_loss(
+                model.exp_stats, map_m, e_m, map_n, e_n, delta=p.delta, l1_reduction=p.l1_reduction, **mi_opts
+            )
+        ctx.update(out.loss, "encoder", "statistics")
+        return out.terms
+
+    def identity(batch: Sequence[Tensor], ctx: StepContext) -> dict[str, Tensor]:
+        x = batch[0]
+        with runtime.autocast():
+            e = model.expression_encoder(x)[1]  # frozen: no graph
+            map_i, i = model.identity_encoder(x)
+            disc = discriminator_loss(model.discriminator, e, i, marginal=p.marginal)
+        ctx.update(disc.loss, "discriminator", what="discriminator loss")
+        with runtime.autocast():
+            mi = identity_mi_loss(model.id_stats, map_i, e, i, **mi_opts)
+            adv = adversarial_loss(
+                model.discriminator, e, i, zeta=p.zeta_adv, marginal=p.marginal, mode=p.adversarial
+            )
+            loss = mi.loss + adv.loss
+        ctx.update(loss, "encoder", "statistics", what="identity-encoder loss")
+        return {
+            "loss": loss.detach(),
+            "mi_global": mi.terms["mi_global"],
+            "mi_local": mi.terms["mi_local"],
+            "adversarial": adv.terms["loss"],
+            "discriminator_loss": disc.terms["loss"],
+            "discriminator_accuracy": disc.terms["accuracy"],
+        }
+
+    def classifier(batch: Sequence[Tensor], ctx: StepContext) -> dict[str, Tensor]:
+        x, y = batch
+        with runtime.autocast():
+            logits = model.classifier(model.expression_encoder(x)[1]).float()
+            loss = F.cross_entropy(logits, y)
+        ctx.update(loss, "classifier")
+        return {"loss": loss.detach(), "accuracy": (logits.argmax(1) == y).float().mean()}
+
+    steps = {"expression": expression, "identity": identity, "classifier": classifier}
+    return [
+        Stage(
+            name=name,
+            label=f"DICE-FER stage {number} ({name})",
+            epochs=p.stage_epochs[number - 1],
+            loader=pairs if number == 1 else images,
+            groups=model.optimizer_groups(number),
+            step=steps[name],
+            prepare=prepare(number),
+            unit="pair" if number == 1 else "image",
+        )
+        for number, name in enumerate(steps, start=1)
+    ]
+
+
+def train_dicefer(p: DiceFerParams, store_dir: Path, out: Path) -> dict[str, Any]:
+    """Train DICE-FER's three stages on the store's train split.
+
+    Stage 1 reads same-expression pairs (`PairDataset`), stages 2 and 3 single images
+    (`ImageDataset(train=True)`), all with the 14 rotation x flip variants, ``p.batch_size`` per batch.
+
+    Args:
+        p: The ``dicefer`` parameters (``stage_epochs``, losses' weights, ``lr``, runtime).
+        store_dir: An image store (see `ferflow.data.store`).
+        out: The job folder; a checkpoint already there for the same recipe and data is resumed.
+
+    Returns:
+        The last epoch's metrics of every stage that ran, by stage name (``expression``, ``identity``,
+        ``classifier``).
+
+    Raises:
+        NonFiniteLossError: A loss became NaN or infinite (the last good checkpoint is kept).
+        ValueError: The store holds clips, or too few training images.
+        RuntimeError: Started as several processes (training uses one device).
+    """
+    runtime = _start(p)
+    out = Path(out)
+    try:
+        store = open_store(store_dir)
+        rows = _train_rows(store, Path(store_dir))
+        workers = p.runtime.num_workers
+        pairs = make_loader(PairDataset(store, rows, p.img_size), p.batch_size, True, runtime, workers)
+        images = make_loader(
+            ImageDataset(store, rows, p.img_size, train=True), p.batch_size, True, runtime, workers
+        )
+        kwargs = dicefer_kwargs(p, len(store.classes))
+        model = create_model(
+            DICEFER_MODEL,
+            **kwargs,
+            expression_weights=p.expression_weights,
+            identity_weights=p.identity_weights,
+        ).to(runtime.device)
+        if p.runtime.compile:
+            model.expression_encoder.compile()
+            model.identity_encoder.compile()
+        stages = _dicefer_stages(model, p, pairs, images, runtime)
+        history = _run_stages(stages, model, p.lr, runtime, out, _run_key(p, "dicefer", store))
+        _write_model(out, model, "dicefer", DICEFER_MODEL, kwargs, store, p)
+        return _summary(history)
+    finally:
+        teardown_runtime(runtime)
+
+
+# ---------------------------------------------------------------------------------------- baseline
+def train_baseline(p: DiceFerParams, store_dir: Path, out: Path) -> dict[str, Any]:
+    """Train the plain ResNet-18 classifier DICE-FER is compared with.
+
+    Same train split, augmentation (`ImageDataset(train=True)`), batch size, seed and Adam learning rate as
+    DICE-FER, for ``p.baseline_epochs``; the trunk starts from ``p.expression_weights`` when given (as the
+    expression encoder does). Same outputs, resumption and NaN behaviour as `train_dicefer`.
+
+    Args:
+        p: The ``dicefer`` parameters.
+        store_dir: An image store.
+        out: The job folder.
+
+    Returns:
+        ``{"baseline": last epoch's metrics}`` (empty when ``baseline_epochs`` is 0).
+    """
+    runtime = _start(p)
+    out = Path(out)
+    try:
+        store = open_store(store_dir)
+        rows = _train_rows(store, Path(store_dir))
+        images = make_loader(
+            ImageDataset(store, rows, p.img_size, train=True),
+            p.batch_size,
+            True,
+            runtime,
+            p.runtime.num_workers,
+        )
+        kwargs = {"num_classes": len(store.classes)}
+        model = create_model(BASELINE_MODEL, **kwargs, weights=p.expression_weights).to(runtime.device)
+        if p.runtime.compile:
+            model.compile()
+
+        def step(batch: Sequence[Tensor], ctx: StepContext) -> dict[str, Tensor]:
+            x, y = batch
+            with runtime.autocast():
+                logits = model(x).float()
+                loss = F.cross_entropy(logits, y)
+            ctx.update(loss, "model")
+            return {"loss": loss.detach(), "accuracy": (logits.argmax(1) == y).float().mean()}
+
+        stage = Stage(
+            "baseline",
+            "baseline ResNet-18",
+            p.baseline_epochs,
+            images,
+            {"model": list(model.parameters())},
+            step,
+            model.train,
+            "image",
+        )
+        history = _run_stages([stage], model, p.lr, runtime, out, _run_key(p, "baseline", store))
+        _write_model(out, model, "baseline", BASELINE_MODEL, kwargs, store, p)
+        return _summary(history)
+    finally:
+        teardown_runtime(runtime)

@@ -1,0 +1,355 @@
+"""The report: HTML and PDF from small fixture result files (no pipeline run)."""
+
+from __future__ import annotations
+
+import json
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ferflow.config import Params, validate_params
+from ferflow.data.store import write_store
+from ferflow.report import FIGURES, build_report
+from ferflow.report.build import collect, render_html
+
+HOSTILE = "<script>alert(1)</script>"
+CLASSES = ["Happy", "Sad", HOSTILE, "Fe$ar $x^2$"]  # a script tag and mathtext that must stay text
+UAR = 0.4321  # ifdd_mobilenetv2, fold 1: shows as 43.21
+MIG = 0.6789
+pytestmark = pytest.mark.filterwarnings("ignore:HarfBuzz-Subset:DeprecationWarning")
+SECTIONS = ("Run summary", "IFDD (video)", "DICE-FER (images)", "Data stages", "Benchmarks")
+
+
+def _json(path: Path, data) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data))
+
+
+def _params() -> Params:
+    return validate_params(
+        {
+            "synthetic": {"size": "tiny"},
+            "ifdd": {"variants": ["ifdd_mobilenetv2", "baseline_mobilenetv2"], "folds": [1, 2]},
+        }
+    )
+
+
+def _confusion(k: int, rng: np.random.Generator) -> tuple[list, list]:
+    raw = rng.integers(0, 5, (k, k)) + np.eye(k, dtype=int) * 5
+    return raw.tolist(), (raw / raw.sum(1, keepdims=True)).tolist()
+
+
+def _ifdd(root: Path, rng: np.random.Generator) -> None:
+    summary = {}
+    for variant, selection in (("ifdd_mobilenetv2", "last"), ("baseline_mobilenetv2", "test")):
+        folds = {}
+        for fold in (1, 2):
+            run = root / "results" / "ifdd" / variant / f"fold_{fold}"
+            uar = UAR if (variant, fold) == ("ifdd_mobilenetv2", 1) else float(rng.uniform(0.2, 0.4))
+            war = float(rng.uniform(0.3, 0.5))
+            raw, norm = _confusion(len(CLASSES), rng)
+            metrics = {
+                "variant": variant,
+                "fold": fold,
+                "samples": 20,
+                "war": war,
+                "uar": uar,
+                "per_class_recall": {c: float(rng.uniform()) for c in CLASSES},
+                "confusion": raw,
+                "confusion_normalised": norm,
+                "classes": CLASSES,
+                "selection": selection,
+                "selected_epoch": 2,
+                "optimistic": selection == "test",
+            }
+            _json(run / "eval" / "metrics.json", metrics)
+            history = [
+                {
+                    "epoch": e,
+                    "train/loss": 2.0 - 0.3 * e,
+                    "lr": 1e-3,
+                    "test/uar": 0.2 + 0.05 * e,
+                    "test/war": 0.3,
+                }
+                for e in (1, 2, 3)
+            ]
+            _json(run / "history.json", history)
+            if variant.startswith("ifdd"):
+                clips = [
+                    {
+                        "sample_id": f"{n:05d}",
+                        "episode": [3 + n, 12 + n],
+                        "static": [0.6, 5.4, 10.6, 15.4],
+                        "dynamic": [3.5, 8.5, 13.5, 18.3],
+                    }
+                    for n in range(5)
+                ]
+                issm = {
+                    "clips": 5,
+                    "dynamic_in_episode": 0.7,
+                    "static_in_episode": 0.4,
+                    "episode_share": 0.45,
+                    "per_clip": clips,
+                }
+                _json(run / "eval" / "issm_episode.json", issm)
+            folds[str(fold)] = {"war": war, "uar": uar}
+        summary[variant] = {"folds": folds, "optimistic": selection == "test"}
+    _json(root / "results" / "ifdd" / "summary.json", summary)
+
+
+def _dicefer(root: Path, rng: np.random.Generator) -> None:
+    n = 28
+    labels = np.arange(n) % len(CLASSES)
+    identities = np.array([f"id{k % 4}" for k in range(n)])
+    for key in ("dicefer", "baseline"):
+        out = root / "results" / "dicefer" / key
+        raw, norm = _confusion(len(CLASSES), rng)
+        per_class = [
+            {"class": c, "accuracy": 0.5, "precision": 0.6, "recall": 0.5, "f1": 0.55, "support": 7}
+            for c in CLASSES
+        ]
+        if key == "dicefer":
+            probes = {
+                "identity_from_E": {"accuracy": 0.3, "chance": 0.25, "folds": 2, "samples": n, "classes": 4},
+                "expression_from_I": {
+                    "accuracy": 0.3,
+                    "chance": 0.25,
+                    "folds": 2,
+                    "samples": n,
+                    "classes": 4,
+                },
+            }
+        else:
+            probes = {
+                "identity_from_embedding": {
+                    "accuracy": 0.9,
+                    "chance": 0.25,
+                    "folds": 2,
+                    "samples": n,
+                    "classes": 4,
+                }
+            }
+        metrics = {
+            "kind": key,
+            "samples": n,
+            "war": 0.5,
+            "uar": 0.5,
+            "macro_precision": 0.6,
+            "macro_recall": 0.5,
+            "macro_f1": 0.55,
+            "per_class": per_class,
+            "confusion": raw,
+            "confusion_normalised": norm,
+            "classes": CLASSES,
+            "mig": {"value": MIG if key == "dicefer" else 0.1, "expression": 0.5, "identity": 0.8},
+            "probes": probes,
+            "skipped": {},
+        }
+        _json(out / "eval" / "metrics.json", metrics)
+        arrays = {"codes": rng.normal(size=(n, 8)), "labels": labels, "identities": identities}
+        if key == "dicefer":
+            arrays |= {"e": rng.normal(size=(n, 4)), "i": rng.normal(size=(n, 4))}
+        np.savez(out / "eval" / "embeddings.npz", classes=np.array(CLASSES), **arrays)
+        history = [
+            {"stage": 1, "name": "expression", "epoch": e, "loss": 1.0 / e, "seconds": 1.0} for e in (1, 2)
+        ]
+        _json(out / "history.json", history)
+
+
+def _data(root: Path, rng: np.random.Generator) -> None:
+    processed = root / "data" / "processed" / "synthetic"
+    for kind, shape in (("clips", (4, 8, 16, 16, 3)), ("images", (8, 16, 16, 3))):
+        samples = rng.integers(0, 255, shape, dtype=np.uint8)
+        rows = [
+            {
+                "sample_id": f"{kind}{k}",
+                "label": str(k % len(CLASSES)),
+                "identity": str(k % 3),
+                "split": "test",
+                "fold": "1",
+                "frame_indices": "",
+                "source": "x",
+            }
+            for k in range(shape[0])
+        ]
+        write_store(processed / kind, [(samples, rows)], {"classes": CLASSES, "kind": kind})
+        _json(
+            processed / f"{kind}_metrics.json",
+            {"kind": kind, "samples": shape[0], "skipped": 1, "detection_rate": 0.9876, "nme_mean": 0.0412},
+        )
+        (processed / f"{kind}_manifest.csv").write_text(
+            f'sample_id,path,reason\nbad1,"data/raw/{HOSTILE}.mp4",truncated video: no frames\n'
+        )
+    _json(
+        root / "data" / "raw" / "synthetic" / "tiny" / "measurements.json",
+        {
+            "size": "tiny",
+            "seed": 0,
+            "clips": 35,
+            "frames": 600,
+            "images": 140,
+            "generation_seconds": 4.2,
+            "detection": {"frame_rate": 0.99, "image_rate": 0.97, "clips_with_misses": []},
+        },
+    )
+
+
+def _bench(root: Path) -> None:
+    modes = {"ferflow_clips_per_s": 50.0, "up_to_last_clips_per_s": 45.0}
+    _json(
+        root / "reports" / "bench" / "data.json",
+        {
+            "created": "2026-01-01T00:00:00+00:00",
+            "machine": {"processor": "x86_64", "cpus_usable": 2, "load_average": [1.0, 1.0, 1.0]},
+            "settings": {"quick": True},
+            "targets": {"loader_meets_target": True, "loader_min_clips_per_s": {"112": 100.0}},
+            "extraction": {
+                "short": {"full_decode": {"clips_per_s": 40.0}, "uniform": modes, "contiguous": modes}
+            },
+            "alignment": {"frames_per_s": {"112": 70.0}},
+            "loader": {"112": {"clips_per_s": 120.0, "num_workers": 2}},
+        },
+    )
+    phase = {
+        "ifdd_mobilenetv2_clips_per_s": 3.0,
+        "baseline_mobilenetv2_clips_per_s": 4.0,
+        "ifdd_overhead": 1.33,
+    }
+    _json(
+        root / "reports" / "bench" / "models.json",
+        {
+            "settings": {"batch": 2, "device": "cpu", "img_size": 64},
+            "machine": {"processor": "x86_64"},
+            "mobilenetv2": {"train": phase, "inference": phase},
+        },
+    )
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("project")
+    rng = np.random.default_rng(0)
+    _ifdd(root, rng)
+    _dicefer(root, rng)
+    _data(root, rng)
+    _bench(root)
+    return root
+
+
+@pytest.fixture(scope="module")
+def built(project, tmp_path_factory) -> tuple[Path, Path, str]:
+    html, pdf = build_report(project, tmp_path_factory.mktemp("report"), _params())
+    return html, pdf, html.read_text()
+
+
+class _Links(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.urls: list[tuple[str, str, str]] = []
+        self.tags: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+        self.urls += [(tag, name, value or "") for name, value in attrs if name in ("src", "href", "data")]
+
+
+def test_both_files_and_every_figure_are_written(built):
+    html, pdf, _ = built
+    assert html.stat().st_size > 10_000
+    assert pdf.read_bytes().startswith(b"%PDF")
+    figures = html.parent / "figures"
+    assert sorted(p.stem for p in figures.glob("*.png")) == sorted(FIGURES)
+    assert not list(html.parent.glob(".*tmp*")), "temporary files left behind"
+
+
+def test_html_is_self_contained(built):
+    _, _, text = built
+    parser = _Links()
+    parser.feed(text)
+    assert not {"script", "link", "iframe", "object"} & set(parser.tags)
+    images = [value for tag, name, value in parser.urls if tag == "img"]
+    assert len(images) == len(FIGURES)  # every figure has inputs here, and is embedded
+    assert all(v.startswith("data:image/png;base64,") for v in images)
+    for tag, name, value in parser.urls:
+        assert not re.match(r"\s*(https?:)?//", value, re.I), (tag, name, value)
+        assert value.startswith(("data:", "#")), (tag, name, value)
+    assert not re.search(r"url\(\s*['\"]?(https?:)?//", text, re.I)
+
+
+def test_dataset_text_is_escaped(built):
+    _, _, text = built
+    assert HOSTILE not in text
+    assert "<script" not in text.lower()
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text  # class names and manifest paths, as text
+    assert "Fe$ar $x^2$" in text
+
+
+def test_numbers_sections_and_optimistic_label(built):
+    _, _, text = built
+    for title in SECTIONS:
+        assert title in text
+    assert "43.21" in text  # UAR of ifdd_mobilenetv2 fold 1
+    assert f"{MIG:.3f}" in text
+    assert "optimistic" in text  # baseline_mobilenetv2 was selected on the test fold
+    row = re.search(r"<td>baseline_mobilenetv2</td>.*?</tr>", text, re.S).group(0)
+    assert "optimistic" in row and "best on the test fold" in row
+    assert "not comparable to the embedded benchmark" in text
+    assert "Macro avg" in text
+    assert "Not run" not in text and "Could not be read" not in text
+
+
+def test_pdf_opens_and_holds_the_text(built):
+    pypdf = pytest.importorskip("pypdf")
+    _, pdf, _ = built
+    reader = pypdf.PdfReader(pdf)
+    assert len(reader.pages) >= 5
+    text = " ".join(page.extract_text() for page in reader.pages)
+    for title in (*SECTIONS, "Reported by other work"):
+        assert title in text
+    assert "43.21" in text
+    assert "<script>alert(1)</script>" in text  # drawn as text in the PDF, never run as markup
+
+
+def test_pdf_first_page_renders(built):
+    pdfium = pytest.importorskip("pypdfium2")
+    _, pdf, _ = built
+    document = pdfium.PdfDocument(pdf)
+    image = np.asarray(document[0].render(scale=0.5).to_pil().convert("L"))
+    assert image.shape[0] > image.shape[1] > 200  # portrait A4
+    assert (image < 128).mean() > 0.01  # text was drawn
+    assert (image > 200).mean() > 0.5  # on a white page
+    document.close()
+
+
+def test_missing_inputs_give_not_run_sections(tmp_path):
+    html, pdf = build_report(tmp_path / "empty", tmp_path / "out", _params())
+    text = html.read_text()
+    assert pdf.read_bytes().startswith(b"%PDF")
+    assert text.count("Not run") >= 5
+    assert "Could not be read" not in text
+    assert "data:image" not in text
+    for title in SECTIONS:
+        assert title in text
+    assert "not comparable to the embedded benchmark" in text  # the literature needs no input
+    assert sorted(p.stem for p in (tmp_path / "out" / "figures").glob("*.png")) == sorted(FIGURES)
+
+
+def test_a_broken_file_is_reported_not_raised(tmp_path):
+    root = tmp_path / "project"
+    _dicefer(root, np.random.default_rng(1))
+    (root / "results" / "ifdd").mkdir(parents=True)
+    (root / "results" / "ifdd" / "summary.json").write_text("{ not json")
+    context, figures = collect(root, _params())
+    text = render_html(context)
+    assert "Could not be read" in text and "summary.json" in text
+    assert "dicefer_tsne" in figures and "ifdd_uar_war" not in figures
+    assert f"{MIG:.3f}" in text
+
+
+def test_every_figure_has_a_caption_for_snakemake_report():
+    captions = Path(__file__).resolve().parents[1] / "workflow" / "report"
+    for name in FIGURES:
+        assert (captions / f"{name}.rst").read_text().strip(), name

@@ -1,0 +1,30 @@
+# The HTML and PDF report, from every phase's results; its figures are also marked for `snakemake --report`.
+# One caption per figure (tests check they match ferflow.report.FIGURES; importing that module here would
+# load matplotlib on every Snakemake start).
+FIGURES = sorted(p.stem for p in (Path(workflow.basedir) / "workflow" / "report").glob("*.rst"))
+REPORT_SOURCES = package_sources("config.py", "cli.py", "paths.py", "report") + sorted(
+    str(p) for p in (PACKAGE / "report" / "templates").iterdir()
+)
+
+
+rule report:
+    input:
+        sources=REPORT_SOURCES,
+        clips=rules.pack_clips.output,
+        images=rules.pack_images.output,
+        ifdd=rules.summarize_ifdd.output,
+        dicefer=expand(rules.evaluate_dicefer.output, model=["dicefer", "baseline"]),
+    output:
+        html="reports/report.html",
+        pdf="reports/report.pdf",
+        figures=[
+            report(f"reports/figures/{name}.png", caption=f"../report/{name}.rst", category="Figures")
+            for name in FIGURES
+        ],
+    params:
+        cli=FERFLOW,
+        json=params_json("synthetic", "data", "ifdd", "dicefer"),
+    log:
+        "logs/report.log",
+    shell:
+        "{params.cli} report --params-json {params.json:q} --root . --out reports > {log} 2>&1"

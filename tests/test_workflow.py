@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -68,6 +69,13 @@ def test_pipeline_runs_then_has_nothing_to_do(tiny_project):
     summary = json.loads((tiny_project / "results" / "ifdd" / "summary.json").read_text())
     assert set(summary) == {"ifdd_mobilenetv2", "baseline_mobilenetv2"}
     assert set(summary["ifdd_mobilenetv2"]["folds"]) == {"1"}
+
+    archive = tiny_project / "snakemake-report.zip"
+    assert snakemake(tiny_project, "--cores", "1", "--report", str(archive)).returncode == 0
+    with zipfile.ZipFile(archive) as z:
+        assert sum(name.endswith(".png") for name in z.namelist()) == len(
+            list((REPO / "workflow/report").glob("*.rst"))
+        )
 
     again = snakemake(tiny_project, "-n", "--cores", "2")
     assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr

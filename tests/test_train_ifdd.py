@@ -116,3 +116,33 @@ def test_model_file_rebuilds_the_model(store, tmp_path):
     history = json.loads((tmp_path / "run" / "history.json").read_text())
     assert {"val/uar", "test/uar", "train/loss"} <= set(history[0])
     assert (tmp_path / "run" / "live" / "metrics.json").is_file()
+
+
+def test_two_process_run_under_torchrun(store, tmp_path, monkeypatch):
+    """The multi-GPU path (gpu-run -> torchrun -> DDP), on the CPU with gloo and two fake device ids."""
+    from ferflow import gpu
+    from ferflow.config import Params
+
+    monkeypatch.setenv("FERFLOW_GPU_IDS", "0,1")
+    monkeypatch.delenv("SLURM_JOB_ID", raising=False)
+    monkeypatch.setattr(gpu, "LOCK_DIR", tmp_path / "locks")
+    p = Params(ifdd=params(epochs=2)).model_dump_json(include={"ifdd"})
+    args = [
+        "train-ifdd",
+        "--params-json",
+        p,
+        "--store",
+        str(store),
+        "--variant",
+        "baseline_mobilenetv2",
+        "--fold",
+        "1",
+        "--out",
+        str(tmp_path / "ddp"),
+        "--threads",
+        "1",
+    ]
+    assert gpu.run_stage(2, args) == 0
+    history = json.loads((tmp_path / "ddp" / "history.json").read_text())
+    assert [h["epoch"] for h in history] == [1, 2]
+    assert load_checkpoint(tmp_path / "ddp" / "model.pt")["variant"] == "baseline_mobilenetv2"

@@ -43,8 +43,9 @@ def split_validation(
 
 
 def make_loader(dataset: Dataset, batch_size: int, train: bool, runtime: Runtime, workers: int) -> DataLoader:
-    """A DataLoader; distributed runs shard it by rank. Training drops the last batch (Mixup needs even)."""
-    sampler = DistributedSampler(dataset, shuffle=train) if runtime.distributed else None
+    """A DataLoader. Distributed runs shard training data by rank; evaluation data is not sharded, so every
+    rank (rank 0 writes) scores the whole split. Training drops the last batch (Mixup needs it even)."""
+    sampler = DistributedSampler(dataset, shuffle=True) if runtime.distributed and train else None
     return DataLoader(
         dataset,
         batch_size=batch_size,

@@ -21,9 +21,7 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import shutil
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -39,6 +37,7 @@ import torch
 from torch.utils.data import DataLoader, default_collate
 from torchvision import tv_tensors
 
+from ferflow.bench.timing import interleaved_times, machine_info, rate, ratio, write_json
 from ferflow.config import SyntheticParams
 from ferflow.data.align import Alignment, align_frames
 from ferflow.data.datasets import ClipAugment, ClipDataset, frame_positions
@@ -114,56 +113,7 @@ def bench_settings(quick: bool = False, workers: int = 2) -> BenchSettings:
     )
 
 
-def machine_info() -> dict[str, Any]:
-    """CPU count, torch threads, platform and library versions, and the load average now."""
-    return {
-        "cpu_count": os.cpu_count(),
-        "cpus_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "av": av.__version__,
-        "load_average": [round(x, 2) for x in os.getloadavg()],
-    }
-
-
 # ------------------------------------------------------------------------------------------------ timing
-
-
-def _interleaved_times(
-    jobs: dict[str, Callable[[int], object]], items: int, repeats: int
-) -> tuple[dict[str, list[float]], dict[str, list[object]]]:
-    """Seconds each job spends on items 0..`items`-1, in each of `repeats` rounds, after one untimed
-    warm-up round.
-
-    The jobs take turns item by item, in an order that rotates with the item and the round, so a slow spell
-    caused by other processes falls on every job alike. Returns the times and the warm-up round's results.
-    """
-    first = {name: [job(j) for j in range(items)] for name, job in jobs.items()}
-    names = list(jobs)
-    times: dict[str, list[float]] = {name: [] for name in names}
-    for r in range(repeats):
-        spent = dict.fromkeys(names, 0.0)
-        for j in range(items):
-            k = (r + j) % len(names)
-            for name in names[k:] + names[:k]:
-                start = time.perf_counter()
-                jobs[name](j)
-                spent[name] += time.perf_counter() - start
-        for name in names:
-            times[name].append(spent[name])
-    return times, first
-
-
-def _rate(count: int, seconds: Sequence[float]) -> float:
-    return round(count / float(np.median(seconds)), 3)
-
-
-def _ratio(numerator: Sequence[float], denominator: Sequence[float]) -> float:
-    """Median over rounds of the time ratio measured within each round."""
-    return round(float(np.median(np.asarray(numerator) / np.asarray(denominator))), 4)
 
 
 # ------------------------------------------------------------------------------------------------ clips
@@ -255,7 +205,7 @@ def bench_extraction(paths: Sequence[Path], s: BenchSettings) -> dict[str, Any]:
     for mode, sampler in samplers.items():
         jobs[f"ferflow_{mode}"] = partial(_ferflow_one, paths, sampler)
         jobs[f"up_to_last_{mode}"] = partial(_up_to_last_one, paths, indices[mode])
-    times, _ = _interleaved_times(jobs, len(paths), s.repeats)
+    times, _ = interleaved_times(jobs, len(paths), s.repeats)
 
     lengths = np.array([i.num_frames for i in infos])
     n = len(paths)
@@ -269,7 +219,7 @@ def bench_extraction(paths: Sequence[Path], s: BenchSettings) -> dict[str, Any]:
         "keyframes_per_clip": round(float(np.mean([len(i.keyframes) for i in infos])), 2),
         "probe_ms_per_clip": round(1e3 * float(np.median(times["probe"])) / n, 3),
         "full_decode": {
-            "clips_per_s": _rate(n, times["full_decode"]),
+            "clips_per_s": rate(n, times["full_decode"]),
             "frames_decoded_per_clip": round(float(lengths.mean()), 2),
         },
     }
@@ -278,11 +228,11 @@ def bench_extraction(paths: Sequence[Path], s: BenchSettings) -> dict[str, Any]:
         runs = [decode_video(i.path, idx, info=i) for i, idx in zip(infos, indices[mode], strict=True)]
         ours, seq = times[f"ferflow_{mode}"], times[f"up_to_last_{mode}"]
         result[mode] = {
-            "ferflow_clips_per_s": _rate(n, ours),
-            "up_to_last_clips_per_s": _rate(n, seq),
-            "ferflow_time_over_up_to_last": _ratio(ours, seq),
-            "ferflow_time_over_full_decode": _ratio(ours, times["full_decode"]),
-            "probe_time_over_up_to_last": _ratio(times["probe"], seq),
+            "ferflow_clips_per_s": rate(n, ours),
+            "up_to_last_clips_per_s": rate(n, seq),
+            "ferflow_time_over_up_to_last": ratio(ours, seq),
+            "ferflow_time_over_full_decode": ratio(ours, times["full_decode"]),
+            "probe_time_over_up_to_last": ratio(times["probe"], seq),
             "frames_decoded_per_clip": {
                 "ferflow": round(float(np.mean([r.decoded_frames for r in runs])), 2),
                 "up_to_last": round(float(np.mean([idx.max() + 1 for idx in indices[mode]])), 2),
@@ -307,14 +257,14 @@ def bench_alignment(paths: Sequence[Path], s: BenchSettings) -> dict[str, Any]:
     jobs: dict[str, Callable[[int], object]] = {
         str(size): partial(_align_one, clips, size) for size in s.crop_sizes
     }
-    times, first = _interleaved_times(jobs, len(clips), s.align_repeats)
+    times, first = interleaved_times(jobs, len(clips), s.align_repeats)
     aligned = cast(list[Alignment], first[str(s.crop_sizes[0])])
     return {
         "clips": len(clips),
         "frames": frames,
         "input_size": int(clips[0].shape[1]),
         "detected_fraction": round(float(np.mean(np.concatenate([a.detected for a in aligned]))), 4),
-        "frames_per_s": {size: _rate(frames, t) for size, t in times.items()},
+        "frames_per_s": {size: rate(frames, t) for size, t in times.items()},
         "seconds_per_round": {k: [round(t, 5) for t in v] for k, v in times.items()},
     }
 
@@ -423,19 +373,6 @@ def bench_loader(root: Path, size: int, s: BenchSettings) -> dict[str, Any]:
 # ------------------------------------------------------------------------------------------------ all
 
 
-def _write_json(path: Path, data: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f, indent=2)
-            f.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _targets(extraction: dict[str, Any], loader: dict[str, Any]) -> dict[str, Any]:
     modes = ("uniform", "contiguous")
     worst = max(extraction[c][m]["ferflow_time_over_up_to_last"] for c in extraction for m in modes)
@@ -488,5 +425,5 @@ def bench_data(out: Path, workdir: Path, *, quick: bool = False, workers: int = 
         "loader": loader,
     }
     result = json.loads(json.dumps(result))  # returned exactly as written (tuples become lists)
-    _write_json(Path(out), result)
+    write_json(Path(out), result)
     return result

@@ -10,7 +10,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from ferflow.bench.data import _interleaved_times, _rate, _ratio, _write_json, machine_info
+from ferflow.bench.timing import interleaved_times, machine_info, rate, ratio, write_json
 from ferflow.models import create_model, model_arguments
 from ferflow.models.ifdd import lifting_loss
 
@@ -107,11 +107,11 @@ def bench_models(
             for name in (ifdd, baseline)
         }
         for phase, k in (("train", 0), ("inference", 1)):
-            times, _ = _interleaved_times({name: f[k] for name, f in fns.items()}, steps, repeats)
+            times, _ = interleaved_times({name: f[k] for name, f in fns.items()}, steps, repeats)
             result.setdefault(family, {})[phase] = {
-                f"{ifdd}_clips_per_s": _rate(batch * steps, times[ifdd]),
-                f"{baseline}_clips_per_s": _rate(batch * steps, times[baseline]),
-                "ifdd_overhead": _ratio(times[ifdd], times[baseline]),  # time ratio: 1.15 = 15% slower
+                f"{ifdd}_clips_per_s": rate(batch * steps, times[ifdd]),
+                f"{baseline}_clips_per_s": rate(batch * steps, times[baseline]),
+                "ifdd_overhead": ratio(times[ifdd], times[baseline]),  # time ratio: 1.15 = 15% slower
             }
-    _write_json(Path(out), result)
+    write_json(Path(out), result)
     return result

@@ -6,6 +6,7 @@ import torchvision
 
 from ferflow.models import create_model, list_models
 from ferflow.models.dicefer import (
+    Classifier,
     DiceFer,
     ResNet18Classifier,
     adversarial_loss,
@@ -219,3 +220,12 @@ def test_local_weights_load_and_bad_files_are_named(tmp_path) -> None:
     garbage.write_bytes(b"not a checkpoint")
     with pytest.raises(ValueError, match=r"garbage\.pth"):
         create_model("resnet18_classifier", weights=garbage)
+
+
+def test_classifier_input_norm_makes_it_scale_invariant():
+    torch.manual_seed(0)
+    e = torch.randn(16, 8)
+    plain = Classifier(8, 3, (16,), input_norm=False).train()
+    normed = Classifier(8, 3, (16,), input_norm=True).train()
+    torch.testing.assert_close(normed(e * 0.05), normed(e), rtol=1e-2, atol=1e-2)  # var 2.5e-3 >> eps
+    assert not torch.allclose(plain(e * 0.05), plain(e), atol=1e-2)

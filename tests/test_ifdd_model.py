@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -9,7 +11,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from ferflow.models import create_model, list_models
-from ferflow.models.ifdd import IFDD, IFDDFeatures, VideoBaseline, lifting_loss
+from ferflow.models.ifdd import IFDD, IFDDFeatures, VideoBaseline, ifdd_mvit, lifting_loss
 from ferflow.models.issm import ISSM
 from ferflow.models.ladm import LADM, HaarLift
 
@@ -101,6 +103,7 @@ def test_ifdd_mvit_defaults_are_the_released_ones() -> None:
     model = _meta_model("ifdd_mvit")
     assert isinstance(model.issm, ISSM) and model.issm.sampling == "shifted" and model.issm.max_offset == 2
     assert isinstance(model.lift, LADM) and not model.lift.mlp_residual
+    assert inspect.signature(ifdd_mvit).parameters["pool_init"].default == "default"  # as released
     assert model.head_drop.p == 0.5
     assert model.lift.drop_path.drop_prob == pytest.approx(0.2)
     probs = [block.stochastic_depth.p for block in model.backbone.blocks]
@@ -224,3 +227,15 @@ def test_input_is_validated() -> None:
         create_model("ifdd_mobilenetv2", split="random")
     with pytest.raises(ValueError, match="sampling"):
         create_model("ifdd_mobilenetv2", issm_sampling="nearest")
+
+
+def test_pool_init_mean_starts_from_average_pooling() -> None:
+    torch.manual_seed(0)
+    model = create_model("ifdd_mobilenetv2", **SMALL, dropout=0.0).eval()
+    features = model.forward_features(torch.rand(2, 3, 8, 64, 64))
+    expected = model.head(features.dynamic.mean(dim=1))
+    torch.testing.assert_close(model.forward_head(features), expected)
+    released = create_model("ifdd_mobilenetv2", **SMALL, pool_init="default")
+    assert released.token_pool.weight.std() > 0  # PyTorch's init: a different weight per token position
+    with pytest.raises(ValueError, match="pool_init"):
+        create_model("ifdd_mobilenetv2", **SMALL, pool_init="max")

@@ -245,3 +245,20 @@ def test_a_clip_store_is_refused(tmp_path):
     write_store(tmp_path / "clips", [(clips, _rows(4))], {"classes": ["a", "b", "c"]})
     with pytest.raises(ValueError, match="image store"):
         trainer.train_dicefer(params(), tmp_path / "clips", tmp_path / "run")
+
+
+def test_delta_warmup_ramps_the_l1_weight_per_stage_1_epoch(store, tmp_path, monkeypatch):
+    seen = []
+    real = trainer.expression_loss
+
+    def recording(*args, delta, **kwargs):
+        seen.append(delta)
+        return real(*args, delta=delta, **kwargs)
+
+    monkeypatch.setattr(trainer, "expression_loss", recording)
+    p = params(stage_epochs=(4, 0, 1)).model_copy(update={"delta": 0.2, "delta_warmup_epochs": 2})
+    trainer.train_dicefer(p, store, tmp_path / "run")
+    per_epoch = [seen[i * STEPS] for i in range(4)]
+    assert per_epoch == pytest.approx([0.0, 0.1, 0.2, 0.2])
+    assert len(set(seen[:STEPS])) == 1  # constant within an epoch
+    assert trainer.delta_at(params(), 0) == pytest.approx(0.1)  # no ramp: the paper's constant delta

@@ -148,20 +148,24 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 def _cmd_predict(args: argparse.Namespace) -> int:
     from ferflow.data.frames import MediaError
-    from ferflow.predict import NoFaceError, predict_video
+    from ferflow.predict import ModelFileError, NoFaceError, predict
 
     try:
-        result = predict_video(args.media, args.checkpoint, args.upsample)
-    except (MediaError, NoFaceError) as err:
+        result = predict(args.media, args.checkpoint, args.upsample)
+    except (MediaError, NoFaceError, ModelFileError) as err:
         print(f"ferflow: {err}", file=sys.stderr)
         return 1
     if args.json:
         print(json.dumps(result, indent=2))
         return 0
-    print(
-        f"{result['video']}: {result['predicted']} ({result['model']}; face in "
-        f"{result['frames_with_face']}/{result['frames']} sampled frames)"
-    )
+    if "video" in result:
+        print(
+            f"{result['video']}: {result['predicted']} ({result['model']}; face in "
+            f"{result['frames_with_face']}/{result['frames']} sampled frames)"
+        )
+    else:
+        face = "face found" if result["align_backend"] == "dlib" else "pre-aligned image, no detection"
+        print(f"{result['image']}: {result['predicted']} ({result['model']}; {face})")
     for name, p in sorted(result["probabilities"].items(), key=lambda kv: -kv[1]):
         print(f"  {name:<12} {p:6.1%}")
     return 0
@@ -175,6 +179,18 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
         with tempfile.TemporaryDirectory(prefix="ferflow-bench-") as work:
             result = bench_data(args.out, Path(args.workdir or work), quick=args.quick, workers=args.workers)
+    elif args.what == "dicefer":
+        from ferflow.bench.dicefer import bench_dicefer
+
+        p = _params(args).dicefer
+        runtime = p.runtime.model_copy(update={"device": args.device})
+        result = bench_dicefer(
+            args.out,
+            p.model_copy(update={"runtime": runtime}),
+            batch=args.batch,
+            steps=2 if args.quick else 5,
+            repeats=2 if args.quick else 3,
+        )
     else:
         from ferflow.bench.models import bench_models
 
@@ -344,12 +360,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     predict = stages.add_parser(
         "predict",
-        help="class probabilities for one video (IFDD model)",
-        description="Decode a video, align its faces as the data stage does, and print the class "
-        "probabilities of a trained model.",
+        help="class probabilities for one video (IFDD model) or image (DICE-FER or baseline model)",
+        description="Read a video or a still image, align its face as the data stage does, and print the "
+        "class probabilities of a trained model: a video needs an IFDD model.pt (train-ifdd), an image a "
+        "DICE-FER or baseline model.pt (train-dicefer).",
     )
-    predict.add_argument("media", type=Path, help="a video file")
-    predict.add_argument("--checkpoint", type=Path, required=True, help="model.pt written by training")
+    predict.add_argument("media", type=Path, help="a video or image file")
+    predict.add_argument(
+        "--checkpoint", type=Path, required=True, help="model.pt written by train-ifdd or train-dicefer"
+    )
     predict.add_argument("--json", action="store_true", help="print JSON")
     predict.add_argument("--upsample", type=int, default=1, help="dlib HOG upsampling")
     predict.set_defaults(func=_cmd_predict)
@@ -358,9 +377,12 @@ def build_parser() -> argparse.ArgumentParser:
         "bench",
         help="measure throughput (data stages or models) and write the figures to JSON",
         description="data: extraction vs naive decoding, alignment frames/s, DataLoader clips/s. models: "
-        "training and inference clips/s of IFDD and its backbone alone, interleaved.",
+        "training and inference clips/s of IFDD and its backbone alone, interleaved. dicefer: training "
+        "pairs/s (stage 1) and images/s (stages 2-3, baseline), inference images/s, at the `dicefer` "
+        "parameters' image size.",
     )
-    bench.add_argument("what", choices=("data", "models"))
+    _add_params_options(bench)
+    bench.add_argument("what", choices=("data", "models", "dicefer"))
     bench.add_argument("--out", type=Path, required=True, help="JSON file for the figures")
     bench.add_argument("--quick", action="store_true", help="small sizes (seconds)")
     bench.add_argument("--workers", type=int, default=2, help="data: DataLoader workers")

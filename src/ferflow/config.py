@@ -212,10 +212,14 @@ class DiceFerParams(_Section):
     mu: Annotated[float, Field(ge=0.0)] = 0.5  # global MI weight
     nu: Annotated[float, Field(ge=0.0)] = 1.0  # local MI weight
     delta: Annotated[float, Field(ge=0.0)] = 0.1  # L1 between the pair's expression codes
+    # Stage-1 epochs over which delta ramps linearly up from 0 (0: the paper's constant delta). From random
+    # init the L1 term collapses E before the cross-MI takes off (docs/dicefer.md); a ramp lets MI lead.
+    delta_warmup_epochs: Annotated[int, Field(ge=0)] = 0
     l1_reduction: Literal["sum", "mean"] = "sum"
     zeta_adv: Annotated[float, Field(ge=0.0)] = 0.025  # adversarial weight (seed report; unverified)
     adversarial: Literal["flip", "minimax"] = "flip"
     classifier_hidden: list[Annotated[int, Field(ge=1)]] = [256, 128]
+    classifier_input_norm: bool = True  # BatchNorm1d on E before the classifier (L1 shrinks E's scale)
     expression_weights: Path | None = None  # local ResNet-18 state dict (e.g. face recognition)
     identity_weights: Path | None = None
     lr: Annotated[float, Field(gt=0.0)] = 1e-4  # Adam, fixed

@@ -185,6 +185,9 @@ class Classifier(nn.Module):
         num_classes: Number of expression classes.
         hidden: Hidden layer sizes.
         drop_rate: Dropout after each hidden activation.
+        input_norm: Standardise E first (BatchNorm1d). Stage 1's L1 term shrinks E's scale by orders of
+            magnitude; a scale-invariant classifier reads E the way the leakage probes (standardised
+            logistic regression) do. False: the plain MLP.
     """
 
     def __init__(
@@ -193,9 +196,11 @@ class Classifier(nn.Module):
         num_classes: int = 7,
         hidden: Sequence[int] = (256, 128),
         drop_rate: float = 0.0,
+        input_norm: bool = False,
     ) -> None:
         super().__init__()
-        self.net = mlp([code_dim, *hidden, num_classes], dropout=drop_rate)
+        layers = mlp([code_dim, *hidden, num_classes], dropout=drop_rate)
+        self.net = nn.Sequential(nn.BatchNorm1d(code_dim), layers) if input_norm else layers
 
     def forward(self, e: Tensor) -> Tensor:
         """Logits ``(B, num_classes)``."""
@@ -217,6 +222,7 @@ class DiceFer(nn.Module):
         disc_hidden: The discriminator's two hidden sizes.
         cls_hidden: The classifier's hidden sizes.
         drop_rate: Dropout in the classifier.
+        cls_input_norm: Standardise E at the classifier's input (see `Classifier`).
     """
 
     #: Submodules trained in each stage; `set_stage` freezes all the others.
@@ -246,6 +252,7 @@ class DiceFer(nn.Module):
         disc_hidden: Sequence[int] = (512, 512),
         cls_hidden: Sequence[int] = (256, 128),
         drop_rate: float = 0.0,
+        cls_input_norm: bool = False,
     ) -> None:
         super().__init__()
         self.num_classes = num_classes
@@ -270,7 +277,7 @@ class DiceFer(nn.Module):
         )
         self.id_stats = nn.ModuleDict({"global": global_net(2 * code_dim), "local": local_net(2 * code_dim)})
         self.discriminator = Discriminator(code_dim, disc_hidden)
-        self.classifier = Classifier(code_dim, num_classes, cls_hidden, drop_rate)
+        self.classifier = Classifier(code_dim, num_classes, cls_hidden, drop_rate, cls_input_norm)
         self._frozen: set[str] = set()
 
     # -- inference

@@ -54,6 +54,7 @@ __all__ = [
 ]
 
 SplitMode = Literal["issm", "fixed"]
+PoolInit = Literal["default", "mean"]
 WeightSource = Mapping[str, torch.Tensor] | str | os.PathLike[str]
 
 
@@ -238,6 +239,8 @@ class IFDD(_VideoClassifier):
         use_ladm: LADM (True) or the unlearned Haar lifting (False).
         issm_sampling: "shifted" (released code) or "exact" (see `ferflow.models.issm.sample_positions`).
         mlp_residual: Residual around LADM's final MLP (the released code has none).
+        pool_init: Initial token-pool weights: "default" (PyTorch's Linear init, as released: random signs
+            per token position) or "mean" (1/N each, so training starts from average pooling).
         num_heads: LADM heads.
         token_grid: Spatial size ISSM's tokenizer pools frames to.
     """
@@ -259,12 +262,15 @@ class IFDD(_VideoClassifier):
         use_ladm: bool = True,
         issm_sampling: SamplingMode = "shifted",
         mlp_residual: bool = False,
+        pool_init: PoolInit = "default",
         num_heads: int = 8,
         token_grid: int = 7,
     ) -> None:
         super().__init__()
         if split not in ("issm", "fixed"):
             raise ValueError(f"split must be 'issm' or 'fixed', got {split!r}")
+        if pool_init not in ("default", "mean"):
+            raise ValueError(f"pool_init must be 'default' or 'mean', got {pool_init!r}")
         if time_steps < 2 or time_steps % 2:
             raise ValueError(f"IFDD needs an even number of time steps, got {time_steps}")
         self.num_frames = num_frames
@@ -286,6 +292,8 @@ class IFDD(_VideoClassifier):
         )
         self.num_tokens = time_steps // 2 * grid[0] * grid[1]
         self.token_pool = nn.Linear(self.num_tokens, 1, bias=False)
+        if pool_init == "mean":
+            nn.init.constant_(self.token_pool.weight, 1.0 / self.num_tokens)
         self.head_drop = nn.Dropout(dropout)
         self.head = nn.Linear(embed_dim, num_classes)
 
@@ -450,6 +458,7 @@ def ifdd_mvit(
     use_ladm: bool = True,
     issm_sampling: SamplingMode = "shifted",
     mlp_residual: bool = False,
+    pool_init: PoolInit = "default",
     backbone_weights: WeightSource | None = None,
 ) -> IFDD:
     """IFDD on MViT-XS, as released (37.5 M parameters, 36.0 G Conv/Linear MACs per 16 x 224^2 clip).
@@ -465,6 +474,7 @@ def ifdd_mvit(
         use_ladm: LADM, or the unlearned Haar lifting when False.
         issm_sampling: "shifted" (default: released-code positions) or "exact".
         mlp_residual: Residual around LADM's last MLP (default False, as released).
+        pool_init: Token-pool initialisation, "default" (as released) or "mean" (average pooling).
         backbone_weights: Optional torchvision MViTv2-S weights (local file or state dict) for the trunk.
     """
     backbone, grid = _mvit_backbone(num_frames, img_size, drop_path)
@@ -484,6 +494,7 @@ def ifdd_mvit(
         use_ladm=use_ladm,
         issm_sampling=issm_sampling,
         mlp_residual=mlp_residual,
+        pool_init=pool_init,
         num_heads=8,
         token_grid=min(7, grid[0]),
     )
@@ -503,6 +514,7 @@ def ifdd_mobilenetv2(
     use_ladm: bool = True,
     issm_sampling: SamplingMode = "exact",
     mlp_residual: bool = False,
+    pool_init: PoolInit = "mean",
     embed_dim: int = 256,
     width_mult: float = 1.0,
     backbone_weights: WeightSource | None = None,
@@ -522,6 +534,8 @@ def ifdd_mobilenetv2(
         use_ladm: LADM, or the unlearned Haar lifting when False.
         issm_sampling: "exact" (default: no released weights to match) or "shifted".
         mlp_residual: Residual around LADM's last MLP (default False, as in the released LADM).
+        pool_init: Token-pool initialisation: "mean" (default: start from average pooling; with random
+            per-position weights the model fits identity-specific positions, see docs/ifdd.md) or "default".
         embed_dim: Width of the fused features and LADM tokens.
         width_mult: MobileNetV2 width multiplier.
         backbone_weights: Optional torchvision MobileNetV2 weights (local file or state dict).
@@ -543,6 +557,7 @@ def ifdd_mobilenetv2(
         use_ladm=use_ladm,
         issm_sampling=issm_sampling,
         mlp_residual=mlp_residual,
+        pool_init=pool_init,
         num_heads=8,
         token_grid=min(7, size),
     )

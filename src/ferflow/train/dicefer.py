@@ -61,7 +61,17 @@ from ferflow.train.common import (
 )
 from ferflow.train.runtime import Runtime, seed_everything, setup_runtime, teardown_runtime
 
-__all__ = ["BASELINE_MODEL", "DICEFER_MODEL", "dicefer_kwargs", "train_baseline", "train_dicefer"]
+__all__ = [
+    "BASELINE_MODEL",
+    "DICEFER_MODEL",
+    "Stage",
+    "StepContext",
+    "baseline_stage",
+    "dicefer_kwargs",
+    "dicefer_stages",
+    "train_baseline",
+    "train_dicefer",
+]
 
 CHECKPOINT = "checkpoint.pt"
 MODEL = "model.pt"
@@ -259,6 +269,7 @@ def dicefer_kwargs(p: DiceFerParams, num_classes: int) -> dict[str, Any]:
         "input_size": p.img_size,
         "global_pool": p.global_pool,
         "cls_hidden": list(p.classifier_hidden),
+        "cls_input_norm": p.classifier_input_norm,
     }
 
 
@@ -330,7 +341,15 @@ def _summary(history: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------------------------- DICE-FER
-def _dicefer_stages(
+def delta_at(p: DiceFerParams, epoch: int) -> float:
+    """The L1 weight in stage-1 epoch `epoch` (0-based): with a ramp of k = `delta_warmup_epochs`, 0 in the
+    first epoch, rising by delta / k per epoch, `delta` from epoch k on; `delta` throughout when k = 0."""
+    if p.delta_warmup_epochs == 0:
+        return p.delta
+    return p.delta * min(1.0, epoch / p.delta_warmup_epochs)
+
+
+def dicefer_stages(
     model: DiceFer, p: DiceFerParams, pairs: DataLoader, images: DataLoader, runtime: Runtime
 ) -> list[Stage]:
     mi_opts = {"mu": p.mu, "nu": p.nu, "estimator": p.mi_estimator, "marginal": p.marginal}
@@ -350,7 +369,14 @@ def _dicefer_stages(
             map_m, map_n = maps.chunk(2)
             e_m, e_n = codes.chunk(2)
             out = expression_loss(
-                model.exp_stats, map_m, e_m, map_n, e_n, delta=p.delta, l1_reduction=p.l1_reduction, **mi_opts
+                model.exp_stats,
+                map_m,
+                e_m,
+                map_n,
+                e_n,
+                delta=delta_at(p, ctx.epoch),
+                l1_reduction=p.l1_reduction,
+                **mi_opts,
             )
         ctx.update(out.loss, "encoder", "statistics")
         return out.terms
@@ -442,7 +468,7 @@ def train_dicefer(p: DiceFerParams, store_dir: Path, out: Path) -> dict[str, Any
         if p.runtime.compile:
             model.expression_encoder.compile()
             model.identity_encoder.compile()
-        stages = _dicefer_stages(model, p, pairs, images, runtime)
+        stages = dicefer_stages(model, p, pairs, images, runtime)
         history = _run_stages(stages, model, p.lr, runtime, out, _run_key(p, "dicefer", store))
         _write_model(out, model, "dicefer", DICEFER_MODEL, kwargs, store, p)
         return _summary(history)
@@ -451,6 +477,27 @@ def train_dicefer(p: DiceFerParams, store_dir: Path, out: Path) -> dict[str, Any
 
 
 # ---------------------------------------------------------------------------------------- baseline
+def baseline_stage(model: nn.Module, p: DiceFerParams, images: DataLoader, runtime: Runtime) -> Stage:
+    def step(batch: Sequence[Tensor], ctx: StepContext) -> dict[str, Tensor]:
+        x, y = batch
+        with runtime.autocast():
+            logits = model(x).float()
+            loss = F.cross_entropy(logits, y)
+        ctx.update(loss, "model")
+        return {"loss": loss.detach(), "accuracy": (logits.argmax(1) == y).float().mean()}
+
+    return Stage(
+        "baseline",
+        "baseline ResNet-18",
+        p.baseline_epochs,
+        images,
+        {"model": list(model.parameters())},
+        step,
+        model.train,
+        "image",
+    )
+
+
 def train_baseline(p: DiceFerParams, store_dir: Path, out: Path) -> dict[str, Any]:
     """Train the plain ResNet-18 classifier DICE-FER is compared with.
 
@@ -483,24 +530,7 @@ def train_baseline(p: DiceFerParams, store_dir: Path, out: Path) -> dict[str, An
         if p.runtime.compile:
             model.compile()
 
-        def step(batch: Sequence[Tensor], ctx: StepContext) -> dict[str, Tensor]:
-            x, y = batch
-            with runtime.autocast():
-                logits = model(x).float()
-                loss = F.cross_entropy(logits, y)
-            ctx.update(loss, "model")
-            return {"loss": loss.detach(), "accuracy": (logits.argmax(1) == y).float().mean()}
-
-        stage = Stage(
-            "baseline",
-            "baseline ResNet-18",
-            p.baseline_epochs,
-            images,
-            {"model": list(model.parameters())},
-            step,
-            model.train,
-            "image",
-        )
+        stage = baseline_stage(model, p, images, runtime)
         history = _run_stages([stage], model, p.lr, runtime, out, _run_key(p, "baseline", store))
         _write_model(out, model, "baseline", BASELINE_MODEL, kwargs, store, p)
         return _summary(history)

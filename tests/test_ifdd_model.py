@@ -104,6 +104,7 @@ def test_ifdd_mvit_defaults_are_the_released_ones() -> None:
     assert isinstance(model.issm, ISSM) and model.issm.sampling == "shifted" and model.issm.max_offset == 2
     assert isinstance(model.lift, LADM) and not model.lift.mlp_residual
     assert inspect.signature(ifdd_mvit).parameters["pool_init"].default == "default"  # as released
+    assert isinstance(model.lift.norm_s, nn.LayerNorm) and isinstance(model.lift.norm_d, nn.LayerNorm)
     assert model.head_drop.p == 0.5
     assert model.lift.drop_path.drop_prob == pytest.approx(0.2)
     probs = [block.stochastic_depth.p for block in model.backbone.blocks]
@@ -227,6 +228,14 @@ def test_input_is_validated() -> None:
         create_model("ifdd_mobilenetv2", split="random")
     with pytest.raises(ValueError, match="sampling"):
         create_model("ifdd_mobilenetv2", issm_sampling="nearest")
+
+
+def test_ladm_input_norm_reaches_ladm() -> None:
+    cnn = create_model("ifdd_mobilenetv2", **SMALL)
+    assert isinstance(cnn.lift.norm_s, torch.nn.Identity)  # our design's default (docs/ifdd.md)
+    released = create_model("ifdd_mobilenetv2", **SMALL, ladm_input_norm=True)
+    assert isinstance(released.lift.norm_s, torch.nn.LayerNorm)
+    assert isinstance(released.lift.norm_d, torch.nn.LayerNorm)
 
 
 def test_pool_init_mean_starts_from_average_pooling() -> None:

@@ -162,6 +162,21 @@ def test_ladm_updates_before_it_predicts() -> None:
         assert (p.grad is not None) == used, name
 
 
+def test_ladm_input_norm_switch() -> None:
+    # With the released input LayerNorms LADM ignores each token's scale; without them it does not.
+    torch.manual_seed(0)
+    normed = LADM(dim=16, num_heads=8, drop_path=0.0).eval()
+    raw = LADM(dim=16, num_heads=8, drop_path=0.0, input_norm=False).eval()
+    raw.load_state_dict(normed.state_dict(), strict=False)
+    assert isinstance(raw.norm_s, torch.nn.Identity) and isinstance(raw.norm_d, torch.nn.Identity)
+    x_s, x_d = torch.randn(2, 6, 16), torch.randn(2, 6, 16)
+    scale = torch.rand(2, 6, 1) * 4 + 0.5  # a different positive factor per token
+    for a, b in zip(normed(x_s, x_d), normed(x_s * scale, x_d * scale), strict=True):
+        torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
+    for a, b in zip(raw(x_s, x_d), raw(x_s * scale, x_d * scale), strict=True):
+        assert (a - b).abs().max() > 1e-2
+
+
 def test_ladm_mlp_residual_switch() -> None:
     torch.manual_seed(0)
     plain = LADM(dim=16, num_heads=8, drop_path=0.0, mlp_residual=False).eval()

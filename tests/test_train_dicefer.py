@@ -230,7 +230,14 @@ def test_a_checkpoint_of_another_recipe_is_not_resumed(store, tmp_path, capsys):
     trainer.train_baseline(params(baseline_epochs=1), store, tmp_path)
     again = params(baseline_epochs=1).model_copy(update={"lr": 1e-3})
     trainer.train_baseline(again, store, tmp_path)
-    assert "written with other parameters or data; starting afresh" in capsys.readouterr().out
+    assert "written with other parameters, data or code; starting afresh" in capsys.readouterr().out
+
+
+def test_a_checkpoint_of_other_code_is_not_resumed(store, tmp_path, monkeypatch, capsys):
+    trainer.train_baseline(params(baseline_epochs=1), store, tmp_path)
+    monkeypatch.setattr(trainer, "source_fingerprint", lambda: "edited sources")
+    trainer.train_baseline(params(baseline_epochs=1), store, tmp_path)
+    assert "written with other parameters, data or code; starting afresh" in capsys.readouterr().out
 
 
 def test_baseline_nan_names_the_baseline(store, tmp_path, monkeypatch):

@@ -86,6 +86,17 @@ def test_resume_after_interruption_matches_an_uninterrupted_run(store, tmp_path,
     assert [h["epoch"] for h in history] == [1, 2]
 
 
+def test_a_checkpoint_of_other_code_is_not_resumed(store, tmp_path, monkeypatch, capsys):
+    # Same parameters, edited ferflow: its tensors may no longer fit, or fit but mean something else.
+    p = params(epochs=1)
+    trainer.train_ifdd(p, store, "ifdd_mobilenetv2", 1, tmp_path / "run")
+    monkeypatch.setattr(trainer, "source_fingerprint", lambda: "edited sources")
+    trainer.train_ifdd(p, store, "ifdd_mobilenetv2", 1, tmp_path / "run")
+    out = capsys.readouterr().out
+    assert "written with other parameters, data or code; starting afresh" in out
+    assert "resuming" not in out
+
+
 def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(store, tmp_path, monkeypatch):
     p = params(epochs=3)
     real_lift = trainer.lifting_loss

@@ -32,8 +32,7 @@ from ferflow.data.datasets import ImageDataset, clip_tensor, eval_transform
 from ferflow.data.frames import ClipSampler, MediaError, read_clip
 from ferflow.data.records import IMAGE_EXTENSIONS
 from ferflow.data.store import Store
-from ferflow.evaluate import dicefer as image_models
-from ferflow.evaluate import ifdd as video_models
+from ferflow.models import model_from_saved
 from ferflow.train.checkpoint import load_checkpoint
 
 __all__ = [
@@ -107,8 +106,7 @@ def _load(model_path: Path, media: Path, wanted: Media) -> tuple[torch.nn.Module
             hint = f"give it an image ({' '.join(sorted(IMAGE_EXTENSIONS))}) or the video an IFDD model.pt"
         media_kind = "a still image" if wanted == "image" else "not an image, so read as a video"
         raise ModelFileError(f"{media}: {media_kind}, but {model_path} holds {held}; {hint}")
-    loader = image_models.load_trained if wanted == "image" else video_models.load_trained
-    return loader(model_path)
+    return model_from_saved(saved), saved
 
 
 def predict(media: Path, model_path: Path, upsample: int = 1) -> dict[str, Any]:

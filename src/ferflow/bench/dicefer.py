@@ -31,7 +31,9 @@ from ferflow.train.runtime import setup_runtime
 NUM_CLASSES = 7
 
 
-def _training_job(stage: Stage, batch: list[torch.Tensor], lr: float, sync: Callable[[], None]):
+def _training_job(
+    stage: Stage, batch: list[torch.Tensor], lr: float, sync: Callable[[], None]
+) -> Callable[[int], None]:
     optimizers = {name: torch.optim.Adam(params, lr=lr) for name, params in stage.groups.items()}
     stage.prepare()
 

@@ -38,7 +38,7 @@ from torch import nn
 from ferflow.data.datasets import ImageDataset
 from ferflow.data.store import open_store
 from ferflow.evaluate import metrics as M
-from ferflow.models import create_model
+from ferflow.models import model_from_saved
 from ferflow.train.checkpoint import load_checkpoint
 from ferflow.train.common import write_json
 from ferflow.train.runtime import setup_runtime
@@ -53,9 +53,7 @@ def load_trained(path: Path) -> tuple[nn.Module, dict[str, Any]]:
     saved = load_checkpoint(path)
     if saved.get("kind") not in ("dicefer", "baseline"):
         raise ValueError(f"{path}: not a DICE-FER or baseline model file (kind {saved.get('kind')!r})")
-    model = create_model(saved["variant"], **saved["kwargs"])
-    model.load_state_dict(saved["model"])
-    return model.eval(), saved
+    return model_from_saved(saved), saved
 
 
 @torch.no_grad()

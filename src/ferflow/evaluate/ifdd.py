@@ -19,7 +19,7 @@ import torch
 from ferflow.data.datasets import ClipDataset, frame_positions
 from ferflow.data.store import open_store
 from ferflow.evaluate import metrics as M
-from ferflow.models import create_model
+from ferflow.models import model_from_saved
 from ferflow.models.issm import sample_positions
 from ferflow.train.checkpoint import load_checkpoint
 from ferflow.train.common import write_json
@@ -29,9 +29,7 @@ from ferflow.train.runtime import setup_runtime
 def load_trained(path: Path) -> tuple[torch.nn.Module, dict[str, Any]]:
     """A model saved by training (`model.pt`), rebuilt and in eval mode, with its metadata."""
     saved = load_checkpoint(path)
-    model = create_model(saved["variant"], **saved["kwargs"])
-    model.load_state_dict(saved["model"])
-    return model.eval(), saved
+    return model_from_saved(saved), saved
 
 
 @torch.no_grad()

@@ -1,5 +1,11 @@
 """Models: IFDD (video) and DICE-FER (images), built by name through one registry."""
 
-from ferflow.models.registry import create_model, list_models, model_arguments, register_model
+from ferflow.models.registry import (
+    create_model,
+    list_models,
+    model_arguments,
+    model_from_saved,
+    register_model,
+)
 
-__all__ = ["create_model", "list_models", "model_arguments", "register_model"]
+__all__ = ["create_model", "list_models", "model_arguments", "model_from_saved", "register_model"]

@@ -241,6 +241,7 @@ class IFDD(_VideoClassifier):
         mlp_residual: Residual around LADM's final MLP (the released code has none).
         pool_init: Initial token-pool weights: "default" (PyTorch's Linear init, as released: random signs
             per token position) or "mean" (1/N each, so training starts from average pooling).
+        ladm_input_norm: LayerNorm LADM's two input streams (released) or pass the fused tokens as they are.
         num_heads: LADM heads.
         token_grid: Spatial size ISSM's tokenizer pools frames to.
     """
@@ -263,6 +264,7 @@ class IFDD(_VideoClassifier):
         issm_sampling: SamplingMode = "shifted",
         mlp_residual: bool = False,
         pool_init: PoolInit = "default",
+        ladm_input_norm: bool = True,
         num_heads: int = 8,
         token_grid: int = 7,
     ) -> None:
@@ -286,7 +288,13 @@ class IFDD(_VideoClassifier):
             else None
         )
         self.lift: nn.Module = (
-            LADM(embed_dim, num_heads=num_heads, drop_path=drop_path, mlp_residual=mlp_residual)
+            LADM(
+                embed_dim,
+                num_heads=num_heads,
+                drop_path=drop_path,
+                mlp_residual=mlp_residual,
+                input_norm=ladm_input_norm,
+            )
             if use_ladm
             else HaarLift(embed_dim)
         )
@@ -459,6 +467,7 @@ def ifdd_mvit(
     issm_sampling: SamplingMode = "shifted",
     mlp_residual: bool = False,
     pool_init: PoolInit = "default",
+    ladm_input_norm: bool = True,
     backbone_weights: WeightSource | None = None,
 ) -> IFDD:
     """IFDD on MViT-XS, as released (37.5 M parameters, 36.0 G Conv/Linear MACs per 16 x 224^2 clip).
@@ -475,6 +484,7 @@ def ifdd_mvit(
         issm_sampling: "shifted" (default: released-code positions) or "exact".
         mlp_residual: Residual around LADM's last MLP (default False, as released).
         pool_init: Token-pool initialisation, "default" (as released) or "mean" (average pooling).
+        ladm_input_norm: LayerNorm LADM's inputs (default True, as released).
         backbone_weights: Optional torchvision MViTv2-S weights (local file or state dict) for the trunk.
     """
     backbone, grid = _mvit_backbone(num_frames, img_size, drop_path)
@@ -495,6 +505,7 @@ def ifdd_mvit(
         issm_sampling=issm_sampling,
         mlp_residual=mlp_residual,
         pool_init=pool_init,
+        ladm_input_norm=ladm_input_norm,
         num_heads=8,
         token_grid=min(7, grid[0]),
     )
@@ -515,6 +526,7 @@ def ifdd_mobilenetv2(
     issm_sampling: SamplingMode = "exact",
     mlp_residual: bool = False,
     pool_init: PoolInit = "mean",
+    ladm_input_norm: bool = False,
     embed_dim: int = 256,
     width_mult: float = 1.0,
     backbone_weights: WeightSource | None = None,
@@ -536,6 +548,8 @@ def ifdd_mobilenetv2(
         mlp_residual: Residual around LADM's last MLP (default False, as in the released LADM).
         pool_init: Token-pool initialisation: "mean" (default: start from average pooling; with random
             per-position weights the model fits identity-specific positions, see docs/ifdd.md) or "default".
+        ladm_input_norm: LayerNorm LADM's inputs as released (default False: on from-scratch ReLU6 features
+            the per-token norm removes each token's magnitude; see docs/ifdd.md).
         embed_dim: Width of the fused features and LADM tokens.
         width_mult: MobileNetV2 width multiplier.
         backbone_weights: Optional torchvision MobileNetV2 weights (local file or state dict).
@@ -558,6 +572,7 @@ def ifdd_mobilenetv2(
         issm_sampling=issm_sampling,
         mlp_residual=mlp_residual,
         pool_init=pool_init,
+        ladm_input_norm=ladm_input_norm,
         num_heads=8,
         token_grid=min(7, size),
     )

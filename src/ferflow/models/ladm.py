@@ -52,7 +52,7 @@ class LADM(nn.Module):
 
     With X_S, X_D the B x N x C static and dynamic tokens (N = T/2 * h * w):
 
-        X_S, X_D = LN(X_S), LN(X_D)
+        X_S, X_D = LN(X_S), LN(X_D)                # skipped when input_norm=False
         Y_S = X_S + U(X_S <- X_D)                  # updater first: static absorbs global context
         X_D = X_D - P(X_D <- Y_S)                  # predictor second: remove what Y_S explains
         X_D = X_D + DropPath(MHSA(LN(X_D)))
@@ -64,6 +64,8 @@ class LADM(nn.Module):
         mlp_ratio: MLP hidden width / C.
         drop_path: Stochastic-depth rate of the last two branches.
         mlp_residual: Add the residual around the MLP (the released code has none).
+        input_norm: LayerNorm both input streams (released). False passes the tokens on unnormalised, so
+            each token keeps its magnitude (see the `ifdd_mobilenetv2` notes in docs/ifdd.md).
     """
 
     def __init__(
@@ -73,11 +75,12 @@ class LADM(nn.Module):
         mlp_ratio: float = 4.0,
         drop_path: float = 0.2,
         mlp_residual: bool = False,
+        input_norm: bool = True,
     ) -> None:
         super().__init__()
         self.mlp_residual = mlp_residual
-        self.norm_s = nn.LayerNorm(dim)
-        self.norm_d = nn.LayerNorm(dim)
+        self.norm_s = nn.LayerNorm(dim) if input_norm else nn.Identity()
+        self.norm_d = nn.LayerNorm(dim) if input_norm else nn.Identity()
         self.update = LiftingAttention(dim, num_heads)
         self.predict = LiftingAttention(dim, num_heads)
         self.norm1 = nn.LayerNorm(dim)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import importlib
 import inspect
-from collections.abc import Callable
-from typing import TypeVar
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 from torch import nn
 
@@ -47,6 +47,13 @@ def create_model(name: str, **kwargs: object) -> nn.Module:
     if name not in _REGISTRY:
         raise KeyError(f"unknown model {name!r}; known: {', '.join(sorted(_REGISTRY)) or 'none'}")
     return _REGISTRY[name](**kwargs)
+
+
+def model_from_saved(saved: Mapping[str, Any]) -> nn.Module:
+    """Rebuild a trained model, in eval mode, from a loaded model file (`variant`, `kwargs`, `model`)."""
+    model = create_model(saved["variant"], **saved["kwargs"])
+    model.load_state_dict(saved["model"])
+    return model.eval()
 
 
 def model_arguments(name: str) -> set[str]:

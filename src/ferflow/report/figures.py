@@ -387,13 +387,22 @@ def dicefer_history(histories: Mapping[str, Sequence[Mapping[str, Any]]]) -> byt
         fig, axes = plt.subplots(1, len(stages), figsize=(2.6 * len(stages) + 0.5, 2.6), squeeze=False)
         for ax, (title, entries) in zip(axes[0], stages.items(), strict=True):
             keys = [k for k in entries[0] if k not in skip and not k.endswith("_per_second")]
+            epochs = [e["epoch"] for e in entries]
+            lines = []
             for key in keys:
                 values = [e.get(key) for e in entries]
-                if all(isinstance(v, int | float) for v in values):
-                    ax.plot([e["epoch"] for e in entries], values, "-o", ms=2, label=_short(key, 20))
+                if not all(isinstance(v, int | float) for v in values):
+                    continue
+                if key == "l1":  # a code distance, tens of units: its own axis keeps the MI terms readable
+                    twin = ax.twinx()
+                    lines += twin.plot(epochs, values, "--", color="grey", lw=1, label="l1 (right axis)")
+                    twin.tick_params(labelsize=6)
+                    twin.grid(False)
+                else:
+                    lines += ax.plot(epochs, values, "-o", ms=2, label=_short(key, 20))
             ax.set_title(_short(title, 34))
             ax.set_xlabel("epoch")
-            ax.legend(fontsize=5)
+            ax.legend(lines, [line.get_label() for line in lines], fontsize=5)
         fig.tight_layout()
         return _png(fig)
 

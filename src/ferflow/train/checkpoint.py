@@ -6,12 +6,29 @@ optimiser(s) and scheduler state, the epoch, the metric history, and the torch r
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import os
 import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
+
+
+@functools.cache
+def source_fingerprint() -> str:
+    """SHA-256 over the ferflow package's Python sources (relative paths and bytes).
+
+    Part of every resume key: a checkpoint written by other code (an edited model, a newer ferflow) is not
+    resumed, even when its tensors would happen to fit.
+    """
+    root = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        digest.update(path.relative_to(root).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
 
 
 def save_checkpoint(path: str | Path, state: dict[str, Any]) -> Path:

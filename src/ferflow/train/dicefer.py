@@ -49,7 +49,7 @@ from ferflow.models.dicefer import (
     expression_loss,
     identity_mi_loss,
 )
-from ferflow.train.checkpoint import load_checkpoint, save_checkpoint
+from ferflow.train.checkpoint import load_checkpoint, save_checkpoint, source_fingerprint
 from ferflow.train.common import (
     Live,
     NonFiniteLossError,
@@ -175,7 +175,7 @@ def _run_stages(
     first_stage, first_epoch, history, optimizer_state = 0, 0, [], None
     state = load_checkpoint(checkpoint_path, runtime.device) if checkpoint_path.is_file() else None
     if state is not None and state.get("run_key") != run_key:
-        print(f"{checkpoint_path}: written with other parameters or data; starting afresh")
+        print(f"{checkpoint_path}: written with other parameters, data or code; starting afresh")
         state = None
     if state is not None:
         model.load_state_dict(state["model"])
@@ -293,7 +293,8 @@ def _run_key(p: DiceFerParams, kind: Kind, store: Store) -> str:
     else:
         recipe = p.model_dump(mode="json", include={**dict.fromkeys(BASELINE_RECIPE, True), "runtime": True})
         recipe["runtime"] = {k: v for k, v in recipe["runtime"].items() if k not in HARDWARE}
-    return json.dumps({"params": recipe, "kind": kind, "store": store.meta.get("shape")}, sort_keys=True)
+    key = {"params": recipe, "kind": kind, "store": store.meta.get("shape"), "code": source_fingerprint()}
+    return json.dumps(key, sort_keys=True)
 
 
 def _start(p: DiceFerParams) -> Runtime:

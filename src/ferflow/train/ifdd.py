@@ -32,7 +32,7 @@ from ferflow.data.store import Store, open_store
 from ferflow.evaluate.metrics import uar, war
 from ferflow.models import create_model, model_arguments
 from ferflow.models.ifdd import lifting_loss
-from ferflow.train.checkpoint import load_checkpoint, save_checkpoint
+from ferflow.train.checkpoint import load_checkpoint, save_checkpoint, source_fingerprint
 from ferflow.train.common import (
     Live,
     check_finite,
@@ -163,13 +163,19 @@ def train_ifdd(p: IFDDParams, store_dir: Path, variant: str, fold: int | None, o
         hardware = {"threads", "num_workers", "device", "gpus"}
         recipe = p.model_dump(mode="json", exclude={"train": hardware})
         run_key = json.dumps(
-            {"params": recipe, "variant": variant, "fold": fold, "store": store.meta.get("shape")},
+            {
+                "params": recipe,
+                "variant": variant,
+                "fold": fold,
+                "store": store.meta.get("shape"),
+                "code": source_fingerprint(),
+            },
             sort_keys=True,
         )
         state = load_checkpoint(checkpoint_path, runtime.device) if checkpoint_path.is_file() else None
         if state is not None and state.get("run_key") != run_key:
             if runtime.is_main:
-                print(f"{checkpoint_path}: written with other parameters or data; starting afresh")
+                print(f"{checkpoint_path}: written with other parameters, data or code; starting afresh")
             state = None
         if state is not None:
             model.load_state_dict(state["model"])

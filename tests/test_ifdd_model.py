@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from ferflow.models import create_model, list_models
+from ferflow.models import create_model, list_models, model_from_saved, resolved_arguments
 from ferflow.models.ifdd import IFDD, IFDDFeatures, VideoBaseline, ifdd_mvit, lifting_loss
 from ferflow.models.issm import ISSM
 from ferflow.models.ladm import LADM, HaarLift
@@ -236,6 +236,20 @@ def test_ladm_input_norm_reaches_ladm() -> None:
     released = create_model("ifdd_mobilenetv2", **SMALL, ladm_input_norm=True)
     assert isinstance(released.lift.norm_s, torch.nn.LayerNorm)
     assert isinstance(released.lift.norm_d, torch.nn.LayerNorm)
+
+
+def test_a_model_file_records_every_default_and_a_stale_one_fails_clearly() -> None:
+    kwargs = resolved_arguments("ifdd_mobilenetv2", SMALL)
+    assert kwargs["embed_dim"] == 64 and kwargs["ladm_input_norm"] is False and kwargs["pool_init"] == "mean"
+    model = create_model("ifdd_mobilenetv2", **SMALL, ladm_input_norm=True)
+    saved = {"variant": "ifdd_mobilenetv2", "model": model.state_dict()}
+    rebuilt = model_from_saved(
+        saved | {"kwargs": resolved_arguments("ifdd_mobilenetv2", {**SMALL, "ladm_input_norm": True})}
+    )
+    assert isinstance(rebuilt.lift.norm_s, nn.LayerNorm) and not rebuilt.training
+    # A file written before a default changed, without the key: its LayerNorm weights no longer fit.
+    with pytest.raises(ValueError, match=r"(?s)another ferflow version.*lift\.norm_s"):
+        model_from_saved(saved | {"kwargs": dict(SMALL)})
 
 
 def test_pool_init_mean_starts_from_average_pooling() -> None:

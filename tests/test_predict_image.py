@@ -146,3 +146,13 @@ def test_media_and_model_of_different_kinds(work, tiny_benchmark, tmp_path, caps
     assert main(["predict", str(video), "--checkpoint", str(work / "dicefer" / "model.pt")]) == 1
     err = capsys.readouterr().err
     assert str(video) in err and str(work / "dicefer" / "model.pt") in err
+
+
+def test_a_model_file_whose_weights_no_longer_fit(work, tiny_benchmark, tmp_path, capsys):
+    saved = load_checkpoint(work / "baseline" / "model.pt")
+    saved["model"] = {k: v for k, v in saved["model"].items() if not k.startswith("fc.")}
+    stale = save_checkpoint(tmp_path / "stale.pt", saved)
+    with pytest.raises(ModelFileError, match=r"(?s)stale\.pt: .*another ferflow version.*Missing key"):
+        predict(_original(tiny_benchmark), stale)
+    assert main(["predict", str(_original(tiny_benchmark)), "--checkpoint", str(stale)]) == 1
+    assert str(stale) in capsys.readouterr().err

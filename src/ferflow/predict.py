@@ -106,7 +106,10 @@ def _load(model_path: Path, media: Path, wanted: Media) -> tuple[torch.nn.Module
             hint = f"give it an image ({' '.join(sorted(IMAGE_EXTENSIONS))}) or the video an IFDD model.pt"
         media_kind = "a still image" if wanted == "image" else "not an image, so read as a video"
         raise ModelFileError(f"{media}: {media_kind}, but {model_path} holds {held}; {hint}")
-    return model_from_saved(saved), saved
+    try:
+        return model_from_saved(saved), saved
+    except ValueError as err:
+        raise ModelFileError(f"{model_path}: {err}") from None
 
 
 def predict(media: Path, model_path: Path, upsample: int = 1) -> dict[str, Any]:

@@ -6,6 +6,14 @@ from ferflow.models.registry import (
     model_arguments,
     model_from_saved,
     register_model,
+    resolved_arguments,
 )
 
-__all__ = ["create_model", "list_models", "model_arguments", "model_from_saved", "register_model"]
+__all__ = [
+    "create_model",
+    "list_models",
+    "model_arguments",
+    "model_from_saved",
+    "register_model",
+    "resolved_arguments",
+]

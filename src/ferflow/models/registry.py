@@ -49,10 +49,28 @@ def create_model(name: str, **kwargs: object) -> nn.Module:
     return _REGISTRY[name](**kwargs)
 
 
+def resolved_arguments(name: str, kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    """`kwargs` over the factory's named defaults: what a model file records, so that a later change of a
+    default cannot rebuild a different model from it."""
+    _load_all()
+    defaults = {
+        k: p.default
+        for k, p in inspect.signature(_REGISTRY[name]).parameters.items()
+        if p.default is not inspect.Parameter.empty
+    }
+    return defaults | dict(kwargs)
+
+
 def model_from_saved(saved: Mapping[str, Any]) -> nn.Module:
     """Rebuild a trained model, in eval mode, from a loaded model file (`variant`, `kwargs`, `model`)."""
     model = create_model(saved["variant"], **saved["kwargs"])
-    model.load_state_dict(saved["model"])
+    try:
+        model.load_state_dict(saved["model"])
+    except RuntimeError as err:
+        raise ValueError(
+            f"the model file's weights do not fit {saved['variant']} as this ferflow builds it (a file from "
+            f"another ferflow version? retrain it): {err}"
+        ) from None
     return model.eval()
 
 

@@ -41,7 +41,7 @@ from tqdm import tqdm
 from ferflow.config import DiceFerParams
 from ferflow.data.datasets import ImageDataset, PairDataset
 from ferflow.data.store import Store, open_store
-from ferflow.models import create_model
+from ferflow.models import create_model, resolved_arguments
 from ferflow.models.dicefer import (
     DiceFer,
     adversarial_loss,
@@ -327,7 +327,7 @@ def _write_model(
             "model": model.state_dict(),
             "kind": kind,
             "variant": variant,
-            "kwargs": kwargs,
+            "kwargs": resolved_arguments(variant, kwargs),
             "classes": list(store.classes),
             "img_size": p.img_size,
             "data": {"shape": store.meta["shape"], "align_backend": store.meta.get("align_backend")},

@@ -30,7 +30,7 @@ from ferflow.config import IFDDParams
 from ferflow.data.datasets import ClipAugment, ClipDataset
 from ferflow.data.store import Store, open_store
 from ferflow.evaluate.metrics import uar, war
-from ferflow.models import create_model, model_arguments
+from ferflow.models import create_model, model_arguments, resolved_arguments
 from ferflow.models.ifdd import lifting_loss
 from ferflow.train.checkpoint import load_checkpoint, save_checkpoint, source_fingerprint
 from ferflow.train.common import (
@@ -277,7 +277,7 @@ def train_ifdd(p: IFDDParams, store_dir: Path, variant: str, fold: int | None, o
                 {
                     "model": weights,
                     "variant": variant,
-                    "kwargs": model_kwargs(p, variant, num_classes),
+                    "kwargs": resolved_arguments(variant, model_kwargs(p, variant, num_classes)),
                     "classes": list(store.classes),
                     "data": {"shape": store.meta["shape"], "align_backend": store.meta.get("align_backend")},
                     "fold": fold or 0,

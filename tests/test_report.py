@@ -193,6 +193,13 @@ def _data(root: Path, rng: np.random.Generator) -> None:
             "images": 140,
             "generation_seconds": 4.2,
             "detection": {"frame_rate": 0.99, "image_rate": 0.97, "clips_with_misses": []},
+            "difficulty": {
+                "views": {
+                    "one_frame": {"uar": 0.4476},
+                    "frame_mean": {"uar": 0.3294},
+                    "peak_change": {"uar": 0.9762},
+                }
+            },
         },
     )
 
@@ -298,6 +305,7 @@ def test_numbers_sections_and_optimistic_label(built):
     assert "optimistic" in row and "best on the test fold" in row
     assert "not comparable to the embedded benchmark" in text
     assert "Macro avg" in text
+    assert "44.8 % / 32.9 % / 97.6 %" in text  # the benchmark's landmark probes
     assert "Not run" not in text and "Could not be read" not in text
 
 

@@ -13,7 +13,7 @@ from conftest import TINY
 
 from ferflow.data.synthetic import face
 from ferflow.data.synthetic.generate import SIZES, clip_timeline, generate, make_plan
-from ferflow.data.synthetic.measure import detection_rate
+from ferflow.data.synthetic.measure import clip_views, detection_rate, probe_uar
 
 SPLIT_DIR = Path("DFEW") / "EmoLabel_DataSplit"
 LABEL_FILE = Path("RAF-DB") / "basic" / "EmoLabel" / "list_patition_label.txt"
@@ -129,6 +129,53 @@ def test_detection_rate_on_tiny(tiny):
     assert measured["detection"]["image_rate"] >= 0.95
     assert measured["generation_seconds"] > 0
     assert measured["frames"] == sum(int(c["n_frames"]) for c in _rows(tiny / "ground_truth" / "clips.csv"))
+
+
+def test_difficulty_probes_are_measured(tiny):
+    views = json.loads((tiny / "measurements.json").read_text())["difficulty"]["views"]
+    assert set(views) == {"one_frame", "frame_mean", "peak_change"}
+    for view in views.values():
+        assert 0.0 <= view["uar"] <= 1.0 and len(view["per_fold"]) == 5  # tiny: one identity per fold
+
+
+def test_clip_views_remove_pose_and_find_the_change():
+    """A face that rotates, scales and shifts but never changes shape shows no change; an episode does."""
+    rng = np.random.default_rng(0)
+    shape = rng.normal(size=(68, 2))
+    frames = []
+    for t in range(20):
+        a = np.deg2rad(10 * np.sin(t))
+        rot = 1.5 * np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
+        frames.append(shape @ rot.T + [t, 2 * t])
+    still = clip_views(np.stack(frames))
+    assert np.allclose(still["peak_change"], 0, atol=1e-9)
+    np.testing.assert_allclose(still["one_frame"], still["frame_mean"], atol=1e-9)
+    moved = np.stack(frames)
+    moved[8:12, 48:68] += [0.0, 3.0]  # the mouth drops for four frames
+    change = clip_views(moved)["peak_change"].reshape(68, 2)
+    assert np.abs(change[48:68]).sum() > 10 * np.abs(change[:48]).sum()
+
+
+def test_probe_tells_dynamics_from_a_static_view():
+    """Identity geometry swamps the expression in every frame; only the change from rest gives it away."""
+    rng = np.random.default_rng(1)
+    expressions = rng.normal(size=(3, 68, 2))
+    expressions[:, 36:48] = 0.0  # the eyes stay put: they fix the pose normalisation
+    views, labels, folds = [], [], []
+    for identity in range(10):
+        rest = rng.normal(scale=5.0, size=(68, 2))
+        rest[36:42], rest[42:48] = [-10.0, 0.0], [10.0, 0.0]
+        for label in range(3):
+            for _ in range(4):
+                clip = np.repeat(rest[None], 32, axis=0) + rng.normal(scale=0.01, size=(32, 68, 2))
+                start = rng.integers(0, 24)
+                clip[start : start + 8] += expressions[label]
+                views.append(clip_views(clip))
+                labels.append(label)
+                folds.append(identity % 5)
+    uar = probe_uar(views, np.array(labels), np.array(folds))
+    assert uar["peak_change"]["uar"] > 0.9
+    assert uar["frame_mean"]["uar"] < uar["peak_change"]["uar"] - 0.2
 
 
 def test_detection_rate_counts_only_the_true_face(tiny, tmp_path):

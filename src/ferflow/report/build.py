@@ -49,6 +49,7 @@ BENCH = Path("reports") / "bench"
 DICEFER_MODELS = {"dicefer": "DICE-FER", "baseline": "ResNet-18 baseline"}
 MANIFEST_ROWS = 100  # skipped files listed in full; the rest are counted
 NA = "\u2013"  # an en dash: what a table shows for a missing value
+PROBE_VIEWS = ("one_frame", "frame_mean", "peak_change")  # the clip views of synthetic.measure.clip_views
 TSNE_POINTS = 2000  # t-SNE on at most this many test images (a fixed random subset beyond)
 
 #: Every figure file written under ``figures/``: name -> title (captions: ``workflow/report/<name>.rst``).
@@ -572,6 +573,14 @@ class _Builder:
                 ("detection rate, images", _pct(detection.get("image_rate"), 2) + " %"),
                 ("clips with missed frames", str(len(detection.get("clips_with_misses") or []))),
             ]
+            views = (measurements.get("difficulty") or {}).get("views") or {}
+            if views:
+                result["benchmark"].append(
+                    (
+                        "expression from true landmarks, UAR (one frame / frame mean / peak change)",
+                        " / ".join(_pct(views.get(k, {}).get("uar"), 1) + " %" for k in PROBE_VIEWS),
+                    )
+                )
             result["ran"] = True
         for kind, branch in (("clips", "videos → clips"), ("images", "images")):
             store = paths.processed(p, kind)

@@ -25,7 +25,7 @@ from skimage.transform import SimilarityTransform
 from ferflow.config import SyntheticParams
 from ferflow.data import faces
 from ferflow.data.synthetic import face
-from ferflow.data.synthetic.measure import detection_rate
+from ferflow.data.synthetic.measure import detection_rate, difficulty
 from ferflow.parallel import map_with_progress
 
 # DFEW's class order (labels 1..7 in its split files); the benchmark's own class order is the same.
@@ -449,6 +449,7 @@ def generate(p: SyntheticParams, out: Path, workers: int = 1) -> dict[str, objec
         "generation_seconds": round(generation_seconds, 2),
         "workers": workers,
         "detection": detection,
+        "difficulty": difficulty(tmp),
         "machine": {
             "cpus": os.cpu_count(),
             "processor": platform.processor() or platform.machine(),

@@ -129,6 +129,49 @@ def test_model_file_rebuilds_the_model(store, tmp_path):
     assert (tmp_path / "run" / "live" / "metrics.json").is_file()
 
 
+def _with(p, **update):
+    return validate_params({"ifdd": p.model_dump(mode="json") | update}).ifdd
+
+
+def test_backbone_starts_from_a_trained_baseline(store, tmp_path, capsys):
+    source = tmp_path / "base" / "fold_2" / "model.pt"
+    trainer.train_ifdd(params(epochs=1), store, "baseline_mobilenetv2", 2, source.parent)
+    template = str(tmp_path / "base" / "fold_{fold}" / "model.pt")
+    p = _with(params(epochs=1), init_backbone_from={"ifdd_mobilenetv2": template})
+
+    torch.manual_seed(0)
+    started = trainer.build_model(p, "ifdd_mobilenetv2", 3, fold=2).state_dict()
+    torch.manual_seed(0)
+    fresh = trainer.build_model(params(), "ifdd_mobilenetv2", 3, fold=2).state_dict()
+    trained = load_checkpoint(source)["model"]
+    backbone = [k for k in started if k.startswith("backbone.")]
+    assert backbone and all(torch.equal(started[k], trained[k]) for k in backbone)
+    assert not all(torch.equal(fresh[k], trained[k]) for k in backbone)
+    assert all(torch.equal(started[k], fresh[k]) for k in started if k not in backbone)  # the rest: fresh
+
+    # The source is part of the resume key: a retrained baseline restarts the run that started from it.
+    trainer.train_ifdd(p, store, "ifdd_mobilenetv2", 2, tmp_path / "ifdd")
+    trainer.train_ifdd(params(epochs=1, seed=1), store, "baseline_mobilenetv2", 2, source.parent)
+    capsys.readouterr()
+    trainer.train_ifdd(p, store, "ifdd_mobilenetv2", 2, tmp_path / "ifdd")
+    assert "starting afresh" in capsys.readouterr().out
+
+
+def test_a_backbone_that_does_not_fit_is_refused(store, tmp_path):
+    other = tmp_path / "narrow" / "model.pt"
+    narrow = _with(params(epochs=1), model={"width_mult": 0.5, "embed_dim": 32})
+    trainer.train_ifdd(narrow, store, "baseline_mobilenetv2", 2, other.parent)
+    p = _with(params(epochs=1), init_backbone_from={"ifdd_mobilenetv2": str(other)})
+    with pytest.raises(ValueError, match=r"narrow/model.pt: its backbone does not fit this model"):
+        trainer.build_model(p, "ifdd_mobilenetv2", 3, fold=2)
+    missing = _with(params(epochs=1), init_backbone_from={"ifdd_mobilenetv2": str(tmp_path / "none.pt")})
+    with pytest.raises(FileNotFoundError, match=r"none\.pt"):
+        trainer.build_model(missing, "ifdd_mobilenetv2", 3, fold=2)
+    unknown = _with(params(epochs=1), init_backbone_from={"ifdd_mvit": str(other)})
+    with pytest.raises(ValueError, match=r"ifdd.init_backbone_from: \['ifdd_mvit'\] not in ifdd.variants"):
+        trainer.build_model(unknown, "ifdd_mobilenetv2", 3, fold=2)
+
+
 def test_two_process_run_under_torchrun(store, tmp_path, monkeypatch):
     """The multi-GPU path (gpu-run -> torchrun -> DDP), on the CPU with gloo and two fake device ids."""
     from ferflow import gpu

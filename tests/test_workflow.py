@@ -97,6 +97,25 @@ def test_pipeline_runs_then_has_nothing_to_do(tiny_project):
     assert changed.returncode == 0 and "synthesize" in changed.stdout and "prepare_shard" in changed.stdout
 
 
+def test_a_backbone_source_is_trained_first(tiny_project):
+    """ifdd.init_backbone_from makes the source model an input: asking for IFDD plans the baseline too."""
+    target = "results/ifdd/ifdd_mobilenetv2/fold_1/model.pt"
+
+    def planned_training_jobs() -> int:
+        result = snakemake(tiny_project, target, "-n", "--cores", "2", "--quiet", "rules")
+        assert result.returncode == 0, result.stderr
+        row = next(line for line in result.stdout.splitlines() if line.startswith("train_ifdd"))
+        return int(row.split()[1])
+
+    assert planned_training_jobs() == 1
+    source = "results/ifdd/baseline_mobilenetv2/fold_{fold}/model.pt"
+    text = (tiny_project / "params.yaml").read_text()
+    (tiny_project / "params.yaml").write_text(
+        text.replace("ifdd:\n", f"ifdd:\n  init_backbone_from: {{ifdd_mobilenetv2: '{source}'}}\n")
+    )
+    assert planned_training_jobs() == 2
+
+
 def test_bad_params_stop_snakemake_before_any_work(tiny_project):
     (tiny_project / "params.yaml").write_text("synthetic:\n  size: tiny\n  noise: 0.1\n")
     result = snakemake(tiny_project, "--cores", "1")

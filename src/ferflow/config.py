@@ -187,6 +187,9 @@ class IFDDParams(_Section):
     img_size: Annotated[int, Field(ge=32)] = 224
     model: dict[str, str | int | float | bool] = {}  # extra factory arguments, e.g. {width_mult: 0.5}
     backbone_weights: Path | None = None  # local pretrained weights (never downloaded)
+    # variant -> a trained ferflow model file ("{fold}" is filled in) whose backbone starts that variant,
+    # e.g. {ifdd_mobilenetv2: 'results/ifdd/baseline_mobilenetv2/fold_{fold}/model.pt'}
+    init_backbone_from: dict[str, str] = {}
     drop_path: Fraction = 0.2
     dropout: Fraction = 0.5
     split: Literal["issm", "fixed"] = "issm"  # ablation: fixed even/odd frames instead of ISSM

@@ -1,6 +1,7 @@
 """Models: IFDD (video) and DICE-FER (images), built by name through one registry."""
 
 from ferflow.models.registry import (
+    copy_backbone,
     create_model,
     list_models,
     model_arguments,
@@ -10,6 +11,7 @@ from ferflow.models.registry import (
 )
 
 __all__ = [
+    "copy_backbone",
     "create_model",
     "list_models",
     "model_arguments",

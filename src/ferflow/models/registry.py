@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import os
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from torch import nn
+
+from ferflow.models.mvit_xs import load_state_dict_file
 
 # Modules whose factories register themselves on import.
 _MODEL_MODULES = ("ferflow.models.ifdd", "ferflow.models.dicefer")
@@ -72,6 +75,33 @@ def model_from_saved(saved: Mapping[str, Any]) -> nn.Module:
             f"another ferflow version? retrain it): {err}"
         ) from None
     return model.eval()
+
+
+def copy_backbone(model: nn.Module, model_file: str | os.PathLike[str]) -> int:
+    """Start `model`'s backbone from the backbone of a trained ferflow model file; returns tensors copied.
+
+    E.g. IFDD from a trained static baseline with the same trunk. Everything outside `backbone.` keeps its
+    fresh initialisation.
+
+    Raises:
+        FileNotFoundError: No such file.
+        ValueError: Not a weight file, or its backbone is not this model's (other trunk, width or family).
+    """
+    prefix = "backbone."
+    source = {k: v for k, v in load_state_dict_file(model_file).items() if k.startswith(prefix)}
+    target = {k: v for k, v in model.state_dict().items() if k.startswith(prefix)}
+    misfit = sorted(
+        k
+        for k in target.keys() | source.keys()
+        if k not in source or k not in target or source[k].shape != target[k].shape
+    )
+    if not target or misfit:
+        raise ValueError(
+            f"{os.fspath(model_file)}: its backbone does not fit this model ({len(misfit)} backbone tensors "
+            f"missing, extra or of another shape, e.g. {misfit[:3]})"
+        )
+    model.load_state_dict(source, strict=False)
+    return len(target)
 
 
 def model_arguments(name: str) -> set[str]:

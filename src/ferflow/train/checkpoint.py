@@ -31,6 +31,12 @@ def source_fingerprint() -> str:
     return digest.hexdigest()
 
 
+def file_digest(path: str | Path) -> str:
+    """SHA-256 of a file's bytes: how a resume key sees an input file (e.g. where a backbone came from)."""
+    with Path(path).open("rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
 def save_checkpoint(path: str | Path, state: dict[str, Any]) -> Path:
     """Write `state` to `path` through a temporary file in the same folder, then rename."""
     path = Path(path)

@@ -30,9 +30,9 @@ from ferflow.config import IFDDParams
 from ferflow.data.datasets import ClipAugment, ClipDataset
 from ferflow.data.store import Store, open_store
 from ferflow.evaluate.metrics import uar, war
-from ferflow.models import create_model, model_arguments, resolved_arguments
+from ferflow.models import copy_backbone, create_model, model_arguments, resolved_arguments
 from ferflow.models.ifdd import lifting_loss
-from ferflow.train.checkpoint import load_checkpoint, save_checkpoint, source_fingerprint
+from ferflow.train.checkpoint import file_digest, load_checkpoint, save_checkpoint, source_fingerprint
 from ferflow.train.common import (
     Live,
     check_finite,
@@ -75,11 +75,24 @@ def model_kwargs(p: IFDDParams, variant: str, num_classes: int) -> dict[str, Any
     return kwargs
 
 
-def build_model(p: IFDDParams, variant: str, num_classes: int) -> nn.Module:
+def init_backbone_path(p: IFDDParams, variant: str, fold: int | None) -> Path | None:
+    """The model file whose backbone starts `variant` on `fold` (`ifdd.init_backbone_from`), if any."""
+    unknown = sorted(set(p.init_backbone_from) - set(p.variants))
+    if unknown:
+        raise ValueError(f"ifdd.init_backbone_from: {unknown} not in ifdd.variants {p.variants}")
+    template = p.init_backbone_from.get(variant)
+    return None if template is None else Path(template.format(fold=fold or 0))
+
+
+def build_model(p: IFDDParams, variant: str, num_classes: int, fold: int | None) -> nn.Module:
     kwargs = model_kwargs(p, variant, num_classes)
     if p.backbone_weights is not None:
         kwargs["backbone_weights"] = p.backbone_weights
-    return create_model(variant, **kwargs)
+    model = create_model(variant, **kwargs)
+    init = init_backbone_path(p, variant, fold)
+    if init is not None:
+        print(f"{variant}: {copy_backbone(model, init)} backbone tensors from {init}")
+    return model
 
 
 def fold_rows(store: Store, fold: int | None, p: IFDDParams) -> dict[str, np.ndarray]:
@@ -140,7 +153,7 @@ def train_ifdd(p: IFDDParams, store_dir: Path, variant: str, fold: int | None, o
         }
 
         num_classes = len(store.classes)
-        model = build_model(p, variant, num_classes).to(runtime.device)
+        model = build_model(p, variant, num_classes, fold).to(runtime.device)
         optimizer = torch.optim.AdamW(model.parameters(), lr=t.lr, weight_decay=t.weight_decay)
         schedule = make_schedule(optimizer, t, len(train_loader))
         mixup = (
@@ -169,6 +182,7 @@ def train_ifdd(p: IFDDParams, store_dir: Path, variant: str, fold: int | None, o
                 "fold": fold,
                 "store": store.meta.get("shape"),
                 "code": source_fingerprint(),
+                "init": file_digest(init) if (init := init_backbone_path(p, variant, fold)) else None,
             },
             sort_keys=True,
         )

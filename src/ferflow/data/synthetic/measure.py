@@ -130,8 +130,9 @@ def probe_uar(views: list[dict[str, np.ndarray]], labels: np.ndarray, folds: np.
 def difficulty(root: Path, frames: int = PROBE_FRAMES) -> dict[str, object]:
     """How well a static view and the dynamics of each clip tell its expression, from the true landmarks.
 
-    An upper reference for what pixels can give: it shows whether the benchmark rewards using the dynamics
-    (the spec's calibration: a static view must do clearly worse than the dynamics).
+    The landmarks are noise-free, so this is a reference for what the pixels hold, not a bound on a model:
+    it shows whether the benchmark rewards using the dynamics (the spec's calibration: a static view must do
+    clearly worse than the dynamics).
     """
     with (root / "ground_truth" / "clips.csv").open() as f:
         rows = list(csv.DictReader(f))

@@ -38,3 +38,9 @@ def store_path(kind):
 def shard_dirs(kind):
     """A branch's shard store folders."""
     return [str(paths.interim(PARAMS, kind) / f"shard_{k}") for k in range(PARAMS.data.shards)]
+
+
+def init_backbone_input(wildcards):
+    """The trained model an IFDD variant's backbone starts from (ifdd.init_backbone_from): built first."""
+    template = PARAMS.ifdd.init_backbone_from.get(wildcards.variant)
+    return [template.format(fold=wildcards.fold)] if template else []

@@ -11,12 +11,6 @@ TRUTH = (
 )
 
 
-def init_backbone_input(wildcards):
-    """The trained model a variant's backbone starts from (ifdd.init_backbone_from), so it is built first."""
-    template = PARAMS.ifdd.init_backbone_from.get(wildcards.variant)
-    return [template.format(fold=wildcards.fold)] if template else []
-
-
 rule train_ifdd:
     input:
         store=store_path("clips"),

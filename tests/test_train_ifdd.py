@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from ferflow.config import validate_params
+from ferflow.config import ParamsError, validate_params
 from ferflow.data.store import write_store
 from ferflow.train import ifdd as trainer
 from ferflow.train.checkpoint import load_checkpoint
@@ -167,9 +167,8 @@ def test_a_backbone_that_does_not_fit_is_refused(store, tmp_path):
     missing = _with(params(epochs=1), init_backbone_from={"ifdd_mobilenetv2": str(tmp_path / "none.pt")})
     with pytest.raises(FileNotFoundError, match=r"none\.pt"):
         trainer.build_model(missing, "ifdd_mobilenetv2", 3, fold=2)
-    unknown = _with(params(epochs=1), init_backbone_from={"ifdd_mvit": str(other)})
-    with pytest.raises(ValueError, match=r"ifdd.init_backbone_from: \['ifdd_mvit'\] not in ifdd.variants"):
-        trainer.build_model(unknown, "ifdd_mobilenetv2", 3, fold=2)
+    with pytest.raises(ParamsError, match=r"ifdd: init_backbone_from: \['ifdd_mvit'\] not in variants"):
+        _with(params(epochs=1), init_backbone_from={"ifdd_mvit": str(other)})
 
 
 def test_two_process_run_under_torchrun(store, tmp_path, monkeypatch):

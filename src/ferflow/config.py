@@ -202,6 +202,13 @@ class IFDDParams(_Section):
     mixup: MixupParams = MixupParams()
     train: TrainParams = TrainParams()
 
+    @model_validator(mode="after")
+    def _init_sources_name_variants(self) -> IFDDParams:
+        unknown = sorted(set(self.init_backbone_from) - set(self.variants))
+        if unknown:
+            raise ValueError(f"init_backbone_from: {unknown} not in variants {self.variants}")
+        return self
+
 
 class DiceFerParams(_Section):
     """DICE-FER and its plain ResNet-18 baseline on the image branch. Unverified details of the paper are

@@ -14,6 +14,7 @@ except ParamsError as err:
 include: "workflow/rules/common.smk"
 include: "workflow/rules/synthetic.smk"
 include: "workflow/rules/data.smk"
+include: "workflow/rules/pretrain.smk"
 include: "workflow/rules/ifdd.smk"
 include: "workflow/rules/dicefer.smk"
 include: "workflow/rules/report.smk"

@@ -15,6 +15,7 @@ REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 TINY = {
     "synthetic": {"size": "tiny"},
+    "pretrain": {"train": {"epochs": 1, "batch_size": 16, "num_workers": 0}},
     "ifdd": {
         "folds": [1],
         "img_size": 64,
@@ -54,7 +55,7 @@ def test_dvc_stages_cover_the_snakemake_workflow():
     every rule file is a dependency of some stage."""
     targets = stage_targets()
     stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
-    assert set(targets) >= {"data", "ifdd", "dicefer", "report"}
+    assert set(targets) >= {"data", "pretrain", "ifdd", "dicefer", "report"}
     deps = {d for s in stages.values() for d in s["deps"]}
     for rule_file in (REPO / "workflow" / "rules").glob("*.smk"):
         assert str(rule_file.relative_to(REPO)) in deps, f"{rule_file.name} is no DVC dependency"

@@ -20,7 +20,14 @@ CLASSES = ["Happy", "Sad", HOSTILE, "Fe$ar $x^2$"]  # a script tag and mathtext 
 UAR = 0.4321  # ifdd_mobilenetv2, fold 1: shows as 43.21
 MIG = 0.6789
 pytestmark = pytest.mark.filterwarnings("ignore:HarfBuzz-Subset:DeprecationWarning")
-SECTIONS = ("Run summary", "IFDD (video)", "DICE-FER (images)", "Data stages", "Benchmarks")
+SECTIONS = (
+    "Run summary",
+    "IFDD (video)",
+    "DICE-FER (images)",
+    "Pretraining (face recognition)",
+    "Data stages",
+    "Benchmarks",
+)
 
 
 def _json(path: Path, data) -> None:
@@ -32,7 +39,12 @@ def _params() -> Params:
     return validate_params(
         {
             "synthetic": {"size": "tiny"},
-            "ifdd": {"variants": ["ifdd_mobilenetv2", "baseline_mobilenetv2"], "folds": [1, 2]},
+            "ifdd": {
+                "variants": ["ifdd_mobilenetv2", "baseline_mobilenetv2"],
+                "folds": [1, 2],
+                "init": "faceid",
+            },
+            "dicefer": {"init": "faceid"},
         }
     )
 
@@ -235,12 +247,49 @@ def _bench(root: Path) -> None:
     )
 
 
+def _pretrain(root: Path, rng: np.random.Generator) -> None:
+    for trunk, accuracy in (("resnet18", 0.8765), ("mobilenetv2", 0.7654)):
+        folder = root / "results" / "pretrain" / trunk
+        verification = {
+            "accuracy": accuracy,
+            "accuracy_std": 0.02,
+            "tar": 0.25,
+            "far": 1e-3,
+            "far_resolution": 1e-3,
+            "pairs": 2000,
+        }
+        _json(
+            folder / "model_card.json",
+            {
+                "trunk": trunk,
+                "input": "grey 64x64",
+                "dataset": "casia",
+                "identities": 200,
+                "images": 3200,
+                "loss": "cosface: cosine margin 0.35",
+                "epochs": 3,
+                "train_seconds": 99.0,
+                "verification": verification,
+            },
+        )
+        _json(
+            folder / "history.json", [{"epoch": e, "verify/accuracy": accuracy - 0.1 / e} for e in (1, 2, 3)]
+        )
+        same = rng.random(200) < 0.5
+        scores = rng.normal(same * 1.5, 1.0)
+        (folder / "verification_scores.csv").write_text(
+            "fold,same,score\n"
+            + "".join(f"{k % 10},{int(s)},{c:.4f}\n" for k, (s, c) in enumerate(zip(same, scores)))
+        )
+
+
 @pytest.fixture(scope="module")
 def project(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("project")
     rng = np.random.default_rng(0)
     _ifdd(root, rng)
     _dicefer(root, rng)
+    _pretrain(root, rng)
     _data(root, rng)
     _bench(root)
     return root
@@ -306,6 +355,7 @@ def test_numbers_sections_and_optimistic_label(built):
     assert "not comparable to the embedded benchmark" in text
     assert "Macro avg" in text
     assert "44.8 % / 32.9 % / 97.6 %" in text  # the benchmark's landmark probes
+    assert "87.65 ± 2.00" in text and "cosface: cosine margin 0.35" in text  # the pretrained trunks
     assert "Not run" not in text and "Could not be read" not in text
 
 

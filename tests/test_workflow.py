@@ -17,13 +17,17 @@ def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 TINY_PARAMS = """
+pretrain:
+  train: {epochs: 1, batch_size: 16, num_workers: 0}
 ifdd:
   folds: [1]
   img_size: 64
+  init: faceid
   model: {width_mult: 0.35, embed_dim: 32}
   train: {epochs: 1, batch_size: 4, lr: 0.001, warmup_epochs: 0.5, num_workers: 0}
 dicefer:
   img_size: 32
+  init: faceid
   batch_size: 16
   stage_epochs: [1, 1, 1]
   baseline_epochs: 1
@@ -69,6 +73,10 @@ def test_pipeline_runs_then_has_nothing_to_do(tiny_project):
     summary = json.loads((tiny_project / "results" / "ifdd" / "summary.json").read_text())
     assert set(summary) == {"ifdd_mobilenetv2", "baseline_mobilenetv2"}
     assert set(summary["ifdd_mobilenetv2"]["folds"]) == {"1"}
+    pretrained = json.loads((tiny_project / "results" / "pretrain" / "summary.json").read_text())
+    assert set(pretrained) == {"resnet18", "mobilenetv2"} and pretrained["resnet18"]["pairs"] == 80
+    for log in ("train_ifdd_ifdd_mobilenetv2_fold1", "train_dicefer_dicefer", "train_dicefer_baseline"):
+        assert "from faceid (results/pretrain/" in (tiny_project / "logs" / f"{log}.log").read_text()
 
     archive = tiny_project / "snakemake-report.zip"
     assert snakemake(tiny_project, "--cores", "1", "--report", str(archive)).returncode == 0
@@ -89,7 +97,17 @@ def test_pipeline_runs_then_has_nothing_to_do(tiny_project):
     assert changed.returncode == 0, changed.stderr
     planned = changed.stdout
     assert "train_ifdd" in planned and "summarize_ifdd" in planned
-    assert "synthesize" not in planned and "prepare_shard" not in planned
+    assert "synthesize" not in planned and "prepare_shard" not in planned and "pretrain" not in planned
+
+    # a changed pretraining parameter re-runs pretraining and both methods' training, not the data stages
+    (tiny_project / "params.yaml").write_text(
+        (tiny_project / "params.yaml").read_text().replace("batch_size: 16, num", "batch_size: 12, num")
+    )
+    changed = snakemake(tiny_project, "-n", "--cores", "2", "--quiet", "rules")
+    assert changed.returncode == 0, changed.stderr
+    planned = changed.stdout
+    assert "pretrain_faceid" in planned and "train_dicefer" in planned and "train_ifdd" in planned
+    assert "prepare_shard" not in planned and "synthesize_faceid" not in planned
 
     # a changed benchmark parameter re-runs everything downstream
     write_params(tiny_project, seed=2)

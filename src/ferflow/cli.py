@@ -62,6 +62,59 @@ def _cmd_synthesize(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_synthesize_faceid(args: argparse.Namespace) -> int:
+    from ferflow.data.synthetic.faceid import generate_faceid
+
+    params = _params(args)
+    out = args.out or paths.faceid_synthetic_root(params)
+    m = generate_faceid(params.synthetic, out, workers=args.workers)
+    counts = m["counts"]
+    print(
+        f"wrote {m['images']} aligned faces of {counts['identities']} training and {counts['heldout']} "
+        f"held-out identities and {m['pairs']} verification pairs to {out} in {m['generation_seconds']} s"
+    )
+    return 0
+
+
+def _cmd_prepare_faces(args: argparse.Namespace) -> int:
+    from ferflow.data.faceid import prepare_faces
+    from ferflow.data.records import TooManySkipsError
+
+    params = _params(args)
+    synthetic = args.synthetic_root or paths.faceid_synthetic_root(params)
+    out = args.out or paths.faceid_processed(params)
+    try:
+        result = prepare_faces(params, out, synthetic, workers=args.workers)
+    except TooManySkipsError as err:
+        print(f"ferflow: {err}\n(manifest: {out}; nothing else written)", file=sys.stderr)
+        return 1
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+def _cmd_pretrain(args: argparse.Namespace) -> int:
+    from ferflow.config import TrunkSpec, trunk_spec
+    from ferflow.train.pretrain import pretrain
+
+    params = _params(args)
+    p = params.pretrain
+    if args.threads:
+        p = p.model_copy(update={"train": p.train.model_copy(update={"threads": args.threads})})
+    spec = trunk_spec(params, args.trunk)
+    spec = TrunkSpec(spec.trunk, args.img_size or spec.img_size, args.width_mult or spec.width_mult)
+    faces = args.faces or paths.faceid_processed(params)
+    out = args.out or paths.pretrained_trunk(args.trunk).parent
+    v = pretrain(p, spec, faces, out)["verification"]
+    verified = (
+        f"verification {v['accuracy']:.1%} ± {v['accuracy_std']:.1%} on {v['pairs']} pairs, "
+        f"TAR {v['tar']:.1%} at FAR <= {v['far']:g}"
+        if v
+        else "no verification pairs"
+    )
+    print(f"{args.trunk}: wrote {out / 'trunk.pt'}; {verified}")
+    return 0
+
+
 def _cmd_prepare(args: argparse.Namespace) -> int:
     from ferflow.data.prepare import prepare_shard  # imported here: keeps --help fast
 
@@ -113,6 +166,13 @@ def _cmd_summarize_ifdd(args: argparse.Namespace) -> int:
     from ferflow.evaluate.ifdd import summarize_ifdd
 
     print(json.dumps(summarize_ifdd(args.metrics, args.out), indent=2))
+    return 0
+
+
+def _cmd_summarize_pretrain(args: argparse.Namespace) -> int:
+    from ferflow.train.pretrain import summarize_pretraining
+
+    print(json.dumps(summarize_pretraining(args.metrics, args.out), indent=2))
     return 0
 
 
@@ -252,6 +312,53 @@ def build_parser() -> argparse.ArgumentParser:
     )
     synth.set_defaults(func=_cmd_synthesize)
 
+    synth_faces = stages.add_parser(
+        "synthesize-faceid",
+        help="generate the embedded face-recognition corpus (CASIA-WebFace and LFW layouts)",
+        description="Generate the pretraining corpus from the `synthetic` section: aligned faces of "
+        "identities disjoint from the benchmark's, one folder per identity like CASIA-WebFace, and "
+        "held-out identities like LFW with a pairs.txt in LFW's format.",
+    )
+    _add_params_options(synth_faces)
+    synth_faces.add_argument(
+        "--out", type=Path, help="output folder (default: data/raw/synthetic/<size>-faceid)"
+    )
+    synth_faces.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="worker processes")
+    synth_faces.set_defaults(func=_cmd_synthesize_faceid)
+
+    faces = stages.add_parser(
+        "prepare-faces",
+        help="align the pretraining identities and verification pairs into stores",
+        description="Read the face-identity dataset and the verification pairs named in the `pretrain` "
+        "section, align the faces (dlib, or none for pre-aligned sets) and write the train/ and verify/ "
+        "stores, verify_pairs.csv, the manifest of skipped images and the stage's metrics.",
+    )
+    _add_params_options(faces)
+    faces.add_argument("--out", type=Path, help="output folder (default: data/faceid/<dataset>)")
+    faces.add_argument(
+        "--synthetic-root", type=Path, help="the embedded corpus (default: data/raw/synthetic/<size>-faceid)"
+    )
+    faces.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="worker processes")
+    faces.set_defaults(func=_cmd_prepare_faces)
+
+    pre = stages.add_parser(
+        "pretrain",
+        help="pretrain a trunk by face recognition (what init: faceid starts from)",
+        description="Train DICE-FER's ResNet-18 or IFDD's MobileNetV2 trunk on face identities with a margin "
+        "loss (the `pretrain` section), score it by face verification, and write trunk.pt (torchvision's key "
+        "layout), the model card and the metrics. Re-running the same command resumes.",
+    )
+    _add_params_options(pre)
+    pre.add_argument("--trunk", choices=("resnet18", "mobilenetv2"), required=True)
+    pre.add_argument("--img-size", type=int, help="input size (default: dicefer.img_size / ifdd.img_size)")
+    pre.add_argument("--width-mult", type=float, help="MobileNetV2 width (default: ifdd.model.width_mult)")
+    pre.add_argument(
+        "--faces", type=Path, help="prepare-faces output (default: data/faceid/<dataset>)"
+    )
+    pre.add_argument("--out", type=Path, help="job folder (default: results/pretrain/<trunk>)")
+    pre.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: from params)")
+    pre.set_defaults(func=_cmd_pretrain)
+
     prepare = stages.add_parser(
         "prepare",
         help="decode, sample and align one shard of a dataset into a shard store",
@@ -313,6 +420,15 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--truth", type=Path, help="the embedded benchmark's ground_truth/clips.csv")
     evaluate.add_argument("--device", default="auto")
     evaluate.set_defaults(func=_cmd_evaluate_ifdd)
+
+    summarize_pre = stages.add_parser(
+        "summarize-pretrain", help="verification figures of every pretrained trunk"
+    )
+    summarize_pre.add_argument(
+        "--metrics", type=Path, nargs="*", default=[], help="results/pretrain/*/metrics.json"
+    )
+    summarize_pre.add_argument("--out", type=Path, required=True)
+    summarize_pre.set_defaults(func=_cmd_summarize_pretrain)
 
     summarize = stages.add_parser("summarize-ifdd", help="per-fold and mean WAR/UAR of every variant")
     summarize.add_argument("--metrics", type=Path, nargs="+", required=True)

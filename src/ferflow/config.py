@@ -6,6 +6,7 @@ impossible value fails before any work, naming the key's full path and what was 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -91,6 +92,11 @@ class SyntheticParams(_Section):
     aligned_size: Annotated[int, Field(ge=64, le=256)] = 100
     image_test_fraction: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.25
     detection_upsample: Annotated[int, Field(ge=0, le=2)] = 1
+    # The face-recognition corpus for pretraining (null = the size's preset): identities disjoint from the
+    # benchmark's, images per identity, and held-out identities for the LFW-style verification pairs.
+    faceid_identities: Annotated[int, Field(ge=4)] | None = None
+    faceid_images: Annotated[int, Field(ge=2)] | None = None
+    faceid_heldout: Annotated[int, Field(ge=20)] | None = None  # 10 LFW folds, 2+ each
 
 
 class DatasetParams(_Section):
@@ -165,8 +171,8 @@ class RuntimeParams(_Section):
     gpus: Annotated[int, Field(ge=0)] = 1  # GPUs per job when CUDA is present (>1 runs torchrun)
 
 
-class TrainParams(RuntimeParams):
-    """IFDD's optimisation, schedule and model selection, plus the runtime settings."""
+class OptimParams(RuntimeParams):
+    """AdamW with linear warm-up and cosine decay, plus the runtime settings."""
 
     epochs: Annotated[int, Field(ge=1)] = 100
     batch_size: Annotated[int, Field(ge=2)] = 16
@@ -174,8 +180,43 @@ class TrainParams(RuntimeParams):
     weight_decay: Annotated[float, Field(ge=0.0)] = 1e-3
     warmup_epochs: Annotated[float, Field(ge=0.0)] = 10
     min_lr_ratio: Fraction = 0.01  # cosine decays to this share of lr
+
+
+class TrainParams(OptimParams):
+    """IFDD's optimisation, schedule and model selection, plus the runtime settings."""
+
     selection: Literal["last", "val", "test"] = "last"  # "test" is optimistic: labelled so in reports
     val_fraction: Annotated[float, Field(gt=0.0, lt=0.5)] = 0.15
+
+
+#: Named starting points of a trunk, by trunk family; any other `init` value is a local weights file.
+#: faceid: the pretraining stage's face-recognition trunk; imagenet / kinetics400: torchvision's weights.
+INIT_CHOICES: dict[str, tuple[str, ...]] = {
+    "mobilenetv2": ("faceid", "imagenet", "none"),
+    "mvit": ("kinetics400", "none"),
+    "resnet18": ("faceid", "imagenet", "none"),
+}
+INIT_NAMES = frozenset(name for names in INIT_CHOICES.values() for name in names)
+
+
+def variant_family(variant: str) -> str:
+    """The trunk family of an IFDD variant: `ifdd_mvit` -> `mvit`, `baseline_mobilenetv2` -> `mobilenetv2`."""
+    return variant.rsplit("_", 1)[-1]
+
+
+def check_init(choice: str, family: str, key: str) -> None:
+    """Refuse a named start that does not fit the trunk family, or a weights file that does not exist."""
+    if choice in INIT_NAMES:
+        if choice not in INIT_CHOICES[family]:
+            raise ValueError(
+                f"{key}: {choice!r} does not start a {family} trunk; choose one of "
+                f"{', '.join(INIT_CHOICES[family])} or a weights file"
+            )
+    elif not Path(choice).is_file():
+        raise ValueError(
+            f"{key}: {choice!r} is neither one of {', '.join(INIT_CHOICES[family])} "
+            "nor an existing weights file"
+        )
 
 
 class IFDDParams(_Section):
@@ -186,7 +227,9 @@ class IFDDParams(_Section):
     num_frames: Annotated[int, Field(ge=4)] = 16
     img_size: Annotated[int, Field(ge=32)] = 224
     model: dict[str, str | int | float | bool] = {}  # extra factory arguments, e.g. {width_mult: 0.5}
-    backbone_weights: Path | None = None  # local pretrained weights (never downloaded)
+    # Where the backbone starts: one choice for every variant, or one per trunk family, e.g.
+    # {mobilenetv2: faceid, mvit: kinetics400}. See INIT_CHOICES.
+    init: str | dict[Literal["mobilenetv2", "mvit"], str] = "none"
     # variant -> a trained ferflow model file ("{fold}" is filled in) whose backbone starts that variant,
     # e.g. {ifdd_mobilenetv2: 'results/ifdd/baseline_mobilenetv2/fold_{fold}/model.pt'}
     init_backbone_from: dict[str, str] = {}
@@ -209,6 +252,27 @@ class IFDDParams(_Section):
             raise ValueError(f"init_backbone_from: {unknown} not in variants {self.variants}")
         return self
 
+    @model_validator(mode="after")
+    def _init_fits_variants(self) -> IFDDParams:
+        for variant in self.variants:
+            family = variant_family(variant)
+            if family not in INIT_CHOICES:
+                continue  # not a known trunk family: the model registry check names the variant
+            choice = self.init_for(variant)
+            check_init(choice, family, f"init ({variant})")
+            if choice == "imagenet" and self.model.get("width_mult", 1.0) != 1.0:
+                raise ValueError(
+                    f"init: imagenet is torchvision's MobileNetV2 at width 1.0, but model.width_mult is "
+                    f"{self.model['width_mult']}; use faceid (pretrained at the configured width) or none"
+                )
+        return self
+
+    def init_for(self, variant: str) -> str:
+        """The starting point of a variant's backbone (`init`, or its family's entry; none if absent)."""
+        if isinstance(self.init, str):
+            return self.init
+        return self.init.get(variant_family(variant), "none")  # type: ignore[call-overload]
+
 
 class DiceFerParams(_Section):
     """DICE-FER and its plain ResNet-18 baseline on the image branch. Unverified details of the paper are
@@ -230,8 +294,10 @@ class DiceFerParams(_Section):
     adversarial: Literal["flip", "minimax"] = "flip"
     classifier_hidden: list[Annotated[int, Field(ge=1)]] = [256, 128]
     classifier_input_norm: bool = True  # BatchNorm1d on E before the classifier (L1 shrinks E's scale)
-    expression_weights: Path | None = None  # local ResNet-18 state dict (e.g. face recognition)
-    identity_weights: Path | None = None
+    # Where both ResNet-18 encoders (and the baseline's trunk) start: faceid (the pretraining stage's trunk,
+    # the paper's recipe), imagenet (torchvision ResNet18_Weights), none, or a local weights file. The
+    # default is none so that building from defaults needs no pretraining output; params.yaml starts faceid.
+    init: str = "none"
     lr: Annotated[float, Field(gt=0.0)] = 1e-4  # Adam, fixed
     batch_size: Annotated[int, Field(ge=2)] = 64
     stage_epochs: list[Annotated[int, Field(ge=0)]] = [20, 20, 20]  # stages 1 (expression), 2 (identity), 3
@@ -245,14 +311,95 @@ class DiceFerParams(_Section):
             raise ValueError(f"stage_epochs: expected 3 numbers (stages 1, 2, 3), got {self.stage_epochs}")
         return self
 
+    @model_validator(mode="after")
+    def _init_fits(self) -> DiceFerParams:
+        check_init(self.init, "resnet18", "init")
+        return self
+
+
+class FaceIdDatasetParams(DatasetParams):
+    """A face-identity dataset for pretraining (one folder per identity)."""
+
+    dataset: Literal["synthetic", "casia", "vggface2", "folder"] = "synthetic"
+    # auto: none for the embedded corpus (it ships aligned faces, like insightface's CASIA-WebFace release),
+    # dlib for the others (raw CASIA-WebFace, VGGFace2 and LFW images are not aligned)
+    align_backend: Literal["auto", "dlib", "none"] = "auto"
+
+
+class VerificationDatasetParams(DatasetParams):
+    """Face-verification pairs in LFW's format (`pairs.txt`) on identities not used for pretraining."""
+
+    dataset: Literal["synthetic", "lfw", "none"] = "synthetic"
+    align_backend: Literal["auto", "dlib", "none"] = "auto"
+
+    @model_validator(mode="after")
+    def _root_given(self) -> DatasetParams:
+        if self.dataset == "none":
+            return self
+        return super()._root_given()
+
+
+class PretrainOptimParams(OptimParams):
+    warmup_epochs: Annotated[float, Field(ge=0.0)] = 1
+    lr: Annotated[float, Field(gt=0.0)] = 1e-3
+    weight_decay: Annotated[float, Field(ge=0.0)] = 5e-4
+    batch_size: Annotated[int, Field(ge=2)] = 128
+    epochs: Annotated[int, Field(ge=1)] = 20
+
+
+class PretrainParams(_Section):
+    """Face-recognition pretraining of the trunks DICE-FER and IFDD start from (`init: faceid`)."""
+
+    data: FaceIdDatasetParams = FaceIdDatasetParams()
+    verification: VerificationDatasetParams = VerificationDatasetParams()
+    image_size: Annotated[int, Field(ge=32, le=512)] = 112  # stored aligned faces, pixels
+    min_images: Annotated[int, Field(ge=1)] = 2  # identities with fewer images are skipped
+    loss: Literal["arcface", "cosface"] = "arcface"  # pytorch-metric-learning's ArcFaceLoss / CosFaceLoss
+    margin: Annotated[float, Field(ge=0.0, le=1.5)] | None = None  # radians (ArcFace) or cosine (CosFace);
+    # None = the paper's value: ArcFace 0.5, CosFace 0.35
+    scale: Annotated[float, Field(gt=0.0)] = 64.0
+    embedding_dim: Annotated[int, Field(ge=8)] = 512
+    margin_warmup_epochs: Annotated[int, Field(ge=0)] = 0  # epochs at margin 0 (normalised softmax) first
+    # Augmentation: random rotations up to this angle in 5-degree steps (DICE-FER's set at 15) and flips.
+    # 0 (flips only): aligned faces need no rotation, and +-15 degrees slowed learning (docs/pretrain.md).
+    max_rotation: Annotated[int, Field(ge=0, le=45)] = 0
+    train: PretrainOptimParams = PretrainOptimParams()
+
 
 class Params(_Section):
     """All of `params.yaml`."""
 
     synthetic: SyntheticParams = SyntheticParams()
     data: DataParams = DataParams()
+    pretrain: PretrainParams = PretrainParams()
     ifdd: IFDDParams = IFDDParams()
     dicefer: DiceFerParams = DiceFerParams()
+
+
+@dataclass(frozen=True)
+class TrunkSpec:
+    """A trunk to pretrain, at the size its downstream model uses (`trunk_spec`)."""
+
+    trunk: str  # resnet18 (DICE-FER's encoders) | mobilenetv2 (IFDD's per-frame trunk)
+    img_size: int
+    width_mult: float = 1.0
+
+
+def trunk_spec(params: Params, trunk: str) -> TrunkSpec:
+    """The trunk as the `dicefer` (ResNet-18) or `ifdd` (MobileNetV2) section builds it."""
+    if trunk == "resnet18":
+        return TrunkSpec("resnet18", params.dicefer.img_size)
+    if trunk == "mobilenetv2":
+        return TrunkSpec("mobilenetv2", params.ifdd.img_size, float(params.ifdd.model.get("width_mult", 1.0)))
+    raise ValueError(f"unknown trunk {trunk!r}; known: resnet18 (DICE-FER), mobilenetv2 (IFDD)")
+
+
+def faceid_trunks(params: Params) -> list[str]:
+    """The trunks the pretraining stage must produce: those an `init: faceid` starts."""
+    trunks = {variant_family(v) for v in params.ifdd.variants if params.ifdd.init_for(v) == "faceid"}
+    if params.dicefer.init == "faceid":
+        trunks.add("resnet18")
+    return sorted(trunks)
 
 
 def _describe(error: dict[str, Any]) -> str:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ferflow.config import Params
+from ferflow.config import INIT_NAMES, Params
 
 DATA = Path("data")
 RAW = DATA / "raw"
 LOGS = Path("logs")
+RESULTS = Path("results")
 
 
 def synthetic_root(params: Params) -> Path:
@@ -26,3 +27,27 @@ def interim(params: Params, kind: str) -> Path:
     """Folder of a branch's shard stores."""
     section = params.data.video if kind == "clips" else params.data.image
     return DATA / "interim" / section.dataset / kind
+
+
+def faceid_synthetic_root(params: Params) -> Path:
+    """The embedded face-recognition corpus's folder for the configured size."""
+    return RAW / "synthetic" / f"{params.synthetic.size}-faceid"
+
+
+def faceid_processed(params: Params) -> Path:
+    """Folder of the pretraining stores (aligned identities and verification pairs). Not under
+    data/processed, which the data stage owns as one DVC output."""
+    return DATA / "faceid" / params.pretrain.data.dataset
+
+
+def pretrained_trunk(trunk: str) -> Path:
+    """The face-recognition trunk the pretraining stage writes (what `init: faceid` starts from)."""
+    return RESULTS / "pretrain" / trunk / "trunk.pt"
+
+
+def init_file(choice: str, family: str) -> Path | None:
+    """The file an `init` choice reads: the pretraining stage's trunk for faceid, the file itself for a
+    path, nothing for the named torchvision starts and none."""
+    if choice == "faceid":
+        return pretrained_trunk(family)
+    return None if choice in INIT_NAMES else Path(choice)

@@ -4,6 +4,7 @@ import sys
 from pathlib import Path
 
 from ferflow import paths
+from ferflow.config import variant_family
 
 # Run the CLI with the interpreter that runs Snakemake, so rules work without an activated environment.
 FERFLOW = f"{sys.executable} -m ferflow"
@@ -44,3 +45,26 @@ def init_backbone_input(wildcards):
     """The trained model an IFDD variant's backbone starts from (ifdd.init_backbone_from): built first."""
     template = PARAMS.ifdd.init_backbone_from.get(wildcards.variant)
     return [template.format(fold=wildcards.fold)] if template else []
+
+
+def faceid_dataset_inputs(wildcards):
+    """The folders the pretraining data stage reads: the generated corpus, or the configured datasets."""
+    p = PARAMS.pretrain
+    if p.data.dataset == "synthetic":
+        return [str(paths.faceid_synthetic_root(PARAMS))]
+    roots = [str(p.data.root)]
+    if p.verification.dataset not in ("none", "synthetic"):
+        roots.append(str(p.verification.root))
+    return roots
+
+
+def ifdd_init_input(wildcards):
+    """The weights file an IFDD variant's backbone starts from (ifdd.init: faceid or a file): built first."""
+    path = paths.init_file(PARAMS.ifdd.init_for(wildcards.variant), variant_family(wildcards.variant))
+    return [str(path)] if path else []
+
+
+def dicefer_init_input(wildcards):
+    """The weights file DICE-FER's encoders and its baseline start from (dicefer.init: faceid or a file)."""
+    path = paths.init_file(PARAMS.dicefer.init, "resnet18")
+    return [str(path)] if path else []

@@ -8,6 +8,7 @@ rule train_dicefer:
     input:
         store=store_path("images"),
         sources=DICEFER_SOURCES,
+        init=dicefer_init_input,
     output:
         "results/dicefer/{model}/model.pt",
     wildcard_constraints:

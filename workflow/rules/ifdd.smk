@@ -15,7 +15,8 @@ rule train_ifdd:
     input:
         store=store_path("clips"),
         sources=IFDD_SOURCES,
-        init=init_backbone_input,
+        init=ifdd_init_input,
+        init_backbone=init_backbone_input,
     output:
         "results/ifdd/{variant}/fold_{fold}/model.pt",
     params:

@@ -14,6 +14,7 @@ rule report:
         images=rules.pack_images.output,
         ifdd=rules.summarize_ifdd.output,
         dicefer=expand(rules.evaluate_dicefer.output, model=["dicefer", "baseline"]),
+        pretrain=rules.pretrain.output,
     output:
         html="reports/report.html",
         pdf="reports/report.pdf",
@@ -23,7 +24,7 @@ rule report:
         ],
     params:
         cli=FERFLOW,
-        json=params_json("synthetic", "data", "ifdd", "dicefer"),
+        json=params_json("synthetic", "data", "pretrain", "ifdd", "dicefer"),
     log:
         "logs/report.log",
     shell:

@@ -4,7 +4,12 @@ SYNTHETIC_ROOT = str(paths.synthetic_root(PARAMS))
 
 rule synthesize:
     input:
-        package_sources("config.py", "paths.py", "data/faces.py", "data/synthetic"),
+        package_sources(
+            "config.py",
+            "paths.py",
+            "data/faces.py",
+            *(f"data/synthetic/{name}.py" for name in ("__init__", "face", "generate", "measure")),
+        ),
     output:
         directory(SYNTHETIC_ROOT),
     params:

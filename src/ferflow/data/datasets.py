@@ -111,24 +111,34 @@ def rotation_flip_variants(max_angle: int = 15, step: int = 5) -> list[tuple[int
 
 
 class ImageDataset(Dataset):
-    """Aligned faces as 1 x H x W grey tensors in [0, 1] with labels; in training each image takes one of
-    DICE-FER's 14 rotation x flip variants."""
+    """Aligned faces as 1 x H x W grey (or 3 x H x W colour) tensors in [0, 1] with labels; in training each
+    image takes one of DICE-FER's 14 rotation x flip variants (`max_angle` 0: flips only)."""
 
-    def __init__(self, store: str | Path | Store, rows: np.ndarray, size: int, train: bool = False) -> None:
+    def __init__(
+        self,
+        store: str | Path | Store,
+        rows: np.ndarray,
+        size: int,
+        train: bool = False,
+        grey: bool = True,
+        max_angle: int = 15,
+    ) -> None:
         self.store = store if isinstance(store, Store) else open_store(store)
         self.rows = np.asarray(rows)
         self.size = size
         self.train = train
+        self.grey = grey
         self.labels = self.store.labels[self.rows]
         self.identities = np.array([self.store.index[r]["identity"] or "" for r in self.rows])
-        self.variants = rotation_flip_variants()
+        self.variants = rotation_flip_variants(max_angle)
 
     def __len__(self) -> int:
         return len(self.rows)
 
     def image(self, i: int) -> torch.Tensor:
         image = torch.from_numpy(np.array(self.store.samples[self.rows[i]])).permute(2, 0, 1)
-        image = v2.functional.rgb_to_grayscale(image)
+        if self.grey:
+            image = v2.functional.rgb_to_grayscale(image)
         if self.train:
             angle, flip = self.variants[int(torch.randint(len(self.variants), ()))]
             image = v2.functional.rotate(image, angle, interpolation=v2.InterpolationMode.BILINEAR)

@@ -40,6 +40,7 @@ from ferflow.models.mine import (
     mlp,
     pair_mi,
 )
+from ferflow.models.mvit_xs import load_state_dict_file
 from ferflow.models.registry import register_model
 
 __all__ = [
@@ -59,12 +60,13 @@ __all__ = [
 ]
 
 TRUNK_CHANNELS = 512
+TrunkWeights = Mapping[str, Tensor] | str | Path
 _TRUNK_PARTS = ("conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3", "layer4")
 _STRIP_PREFIXES = ("module.", "trunk.", "backbone.", "encoder.")
 
 
 # --------------------------------------------------------------------------------------------- encoders
-def _resnet18_trunk() -> nn.Sequential:
+def resnet18_trunk() -> nn.Sequential:
     """torchvision ResNet-18 up to layer 4 (random init; keys as in torchvision, without ``fc``)."""
     net = resnet18(weights=None)
     return nn.Sequential(OrderedDict((name, getattr(net, name)) for name in _TRUNK_PARTS))
@@ -77,33 +79,23 @@ def _to_rgb(x: Tensor) -> Tensor:
     return x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x
 
 
-def load_trunk_weights(trunk: nn.Module, path: str | Path) -> None:
-    """Load a local ResNet-18 state dict into a trunk made by `_resnet18_trunk`.
+def load_trunk_weights(trunk: nn.Module, weights: TrunkWeights) -> None:
+    """Load ResNet-18 weights (a state dict or a local file) into a trunk made by `resnet18_trunk`.
 
     Accepts a plain torchvision-style state dict or one wrapped under ``"state_dict"`` or ``"model"``;
     prefixes ``module.``, ``trunk.``, ``backbone.``, ``encoder.`` are stripped; keys outside the trunk
-    (``fc.*``, a code head, ...) are ignored. Read with ``weights_only=True``.
+    (``fc.*``, a code head, ...) are ignored. Files are read with ``weights_only=True``.
 
     Args:
         trunk: The module to fill.
-        path: The ``.pt``/``.pth`` file.
+        weights: A state dict, or the ``.pt``/``.pth`` file holding one.
 
     Raises:
         FileNotFoundError: The file does not exist.
         ValueError: The file cannot be read as a state dict, or trunk keys are missing or mis-shaped.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"encoder weights file not found: {path}")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:
-        raise ValueError(f"cannot read encoder weights from {path}: {err}") from err
-    for wrapper in ("state_dict", "model"):
-        if isinstance(state, Mapping) and isinstance(state.get(wrapper), Mapping):
-            state = state[wrapper]
-    if not isinstance(state, Mapping):
-        raise ValueError(f"{path} holds a {type(state).__name__}, not a state dict")
+    source = "the given state dict" if isinstance(weights, Mapping) else str(weights)
+    state = load_state_dict_file(weights)
     cleaned: dict[str, Tensor] = {}
     for key, value in state.items():
         for prefix in _STRIP_PREFIXES:
@@ -113,13 +105,13 @@ def load_trunk_weights(trunk: nn.Module, path: str | Path) -> None:
     missing = [k for k in expected if k not in cleaned]
     if missing:
         raise ValueError(
-            f"{path} is not a ResNet-18 state dict: {len(missing)} trunk keys missing, e.g. {missing[:3]}"
+            f"{source} is not a ResNet-18 state dict: {len(missing)} trunk keys missing, e.g. {missing[:3]}"
         )
     wrong = [k for k in expected if cleaned[k].shape != expected[k].shape]
     if wrong:
         k = wrong[0]
         raise ValueError(
-            f"{path}: shape mismatch for {k}: file {tuple(cleaned[k].shape)}, "
+            f"{source}: shape mismatch for {k}: file {tuple(cleaned[k].shape)}, "
             f"model {tuple(expected[k].shape)}"
         )
     trunk.load_state_dict({k: cleaned[k] for k in expected}, strict=True)
@@ -133,12 +125,13 @@ class ResNetEncoder(nn.Module):
 
     Args:
         code_dim: Size of the code.
-        weights: Optional local state dict for the trunk (see `load_trunk_weights`); random init if None.
+        weights: Optional ResNet-18 weights for the trunk, a state dict or a local file (see
+            `load_trunk_weights`); random init if None.
     """
 
-    def __init__(self, code_dim: int = 64, weights: str | Path | None = None) -> None:
+    def __init__(self, code_dim: int = 64, weights: TrunkWeights | None = None) -> None:
         super().__init__()
-        self.trunk = _resnet18_trunk()
+        self.trunk = resnet18_trunk()
         self.head = nn.Linear(TRUNK_CHANNELS, code_dim)
         self.code_dim = code_dim
         if weights is not None:
@@ -245,8 +238,8 @@ class DiceFer(nn.Module):
         num_classes: int = 7,
         code_dim: int = 64,
         input_size: int = 112,
-        expression_weights: str | Path | None = None,
-        identity_weights: str | Path | None = None,
+        expression_weights: TrunkWeights | None = None,
+        identity_weights: TrunkWeights | None = None,
         global_pool: Literal["flatten", "avg"] = "flatten",
         stat_hidden: Sequence[int] = (512, 512),
         disc_hidden: Sequence[int] = (512, 512),
@@ -368,10 +361,10 @@ class ResNet18Classifier(nn.Module):
     """
 
     def __init__(
-        self, num_classes: int = 7, weights: str | Path | None = None, drop_rate: float = 0.0
+        self, num_classes: int = 7, weights: TrunkWeights | None = None, drop_rate: float = 0.0
     ) -> None:
         super().__init__()
-        self.trunk = _resnet18_trunk()
+        self.trunk = resnet18_trunk()
         self.drop = nn.Dropout(drop_rate)
         self.fc = nn.Linear(TRUNK_CHANNELS, num_classes)
         self.num_classes = num_classes
@@ -560,8 +553,8 @@ def dicefer_resnet18(
     num_classes: int = 7,
     code_dim: int = 64,
     input_size: int = 112,
-    expression_weights: str | Path | None = None,
-    identity_weights: str | Path | None = None,
+    expression_weights: TrunkWeights | None = None,
+    identity_weights: TrunkWeights | None = None,
     **kwargs: object,
 ) -> DiceFer:
     """DICE-FER with two ResNet-18 encoders, 64-d codes, 112x112 grey input (random init by default)."""
@@ -577,7 +570,7 @@ def dicefer_resnet18(
 
 @register_model
 def resnet18_classifier(
-    num_classes: int = 7, weights: str | Path | None = None, drop_rate: float = 0.0
+    num_classes: int = 7, weights: TrunkWeights | None = None, drop_rate: float = 0.0
 ) -> ResNet18Classifier:
     """Plain ResNet-18 expression classifier (baseline), random init unless a local state dict is given."""
     return ResNet18Classifier(num_classes=num_classes, weights=weights, drop_rate=drop_rate)

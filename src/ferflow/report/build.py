@@ -33,10 +33,11 @@ from typing import Any
 
 import numpy as np
 import yaml
+from sklearn.metrics import roc_curve
 
 import ferflow
 from ferflow import paths
-from ferflow.config import Params
+from ferflow.config import Params, faceid_trunks
 from ferflow.report import figures as F
 
 __all__ = ["FIGURES", "LITERATURE", "build_report", "collect", "render_html"]
@@ -45,6 +46,7 @@ LOG = logging.getLogger(__name__)
 
 IFDD_RESULTS = Path("results") / "ifdd"
 DICEFER_RESULTS = Path("results") / "dicefer"
+PRETRAIN_RESULTS = Path("results") / "pretrain"
 BENCH = Path("reports") / "bench"
 DICEFER_MODELS = {"dicefer": "DICE-FER", "baseline": "ResNet-18 baseline"}
 MANIFEST_ROWS = 100  # skipped files listed in full; the rest are counted
@@ -63,6 +65,7 @@ FIGURES: dict[str, str] = {
     "dicefer_mig_leakage": "DICE-FER vs baseline: MIG and leakage probes",
     "dicefer_tsne": "DICE-FER: t-SNE of E and I",
     "dicefer_history": "DICE-FER: training curves",
+    "pretrain_verification": "Pretraining: face verification on held-out identities",
     "samples_clips": "Aligned clips (sample)",
     "samples_images": "Aligned images (sample)",
     "bench_data": "Data-stage benchmark",
@@ -546,6 +549,50 @@ class _Builder:
                 )
         return rows
 
+    def pretrain(self) -> dict[str, Any]:
+        trunks = faceid_trunks(self.params)
+        if not trunks:
+            return _not_run("no model starts from init: faceid")
+        rows, curves, rocs = [], {}, {}
+        for trunk in trunks:
+            folder = PRETRAIN_RESULTS / trunk
+            card = _read_json(self.path(folder / "model_card.json"))
+            if card is None:
+                continue
+            history = _read_json(self.path(folder / "history.json")) or []
+            curves[trunk] = [(h["epoch"], h["verify/accuracy"]) for h in history if "verify/accuracy" in h]
+            scores = _read_csv(self.path(folder / "verification_scores.csv"))
+            if scores:
+                same = np.array([r["same"] == "1" for r in scores])
+                far, tar, _ = roc_curve(same, np.array([float(r["score"]) for r in scores]))
+                rocs[trunk] = (far, tar)
+            v = card.get("verification") or {}
+            rows.append(
+                {
+                    "trunk": trunk,
+                    "serves": "DICE-FER and baseline" if trunk == "resnet18" else "IFDD and baseline",
+                    "input": card.get("input", NA),
+                    "data": f"{card.get('dataset', NA)}: {card.get('identities', NA)} identities, "
+                    f"{card.get('images', NA)} images",
+                    "loss": card.get("loss", NA),
+                    "epochs": card.get("epochs", NA),
+                    "seconds": card.get("train_seconds", NA),
+                    "accuracy": _pct(v.get("accuracy")),
+                    "accuracy_std": _pct(v.get("accuracy_std")),
+                    "tar": _pct(v.get("tar")),
+                    "far": f"≤ {v['far']:g} (resolution {v['far_resolution']:.1e})" if v else NA,
+                    "pairs": v.get("pairs", NA),
+                }
+            )
+        if not rows:
+            return _not_run(f"no {PRETRAIN_RESULTS}/<trunk>/model_card.json (run `snakemake pretrain`)")
+        return {
+            "ran": True,
+            "rows": rows,
+            "missing": sorted(set(trunks) - {r["trunk"] for r in rows}),
+            "figure": self.figure("pretrain_verification", F.pretrain_verification, curves, rocs),
+        }
+
     def data(self) -> dict[str, Any]:
         p = self.params
         result: dict[str, Any] = {"ran": False, "kinds": []}
@@ -761,6 +808,7 @@ def collect(root: Path, params: Params) -> tuple[dict[str, Any], dict[str, bytes
         "summary": builder.section("summary", builder.summary),
         "ifdd": builder.section("ifdd", builder.ifdd),
         "dicefer": builder.section("dicefer", builder.dicefer),
+        "pretrain": builder.section("pretrain", builder.pretrain),
         "data": builder.section("data", builder.data),
         "bench": builder.section("bench", builder.bench),
         "literature": LITERATURE,

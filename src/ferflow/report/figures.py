@@ -20,6 +20,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import seaborn as sns
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 __all__ = [
     "bench_data",
@@ -31,6 +32,7 @@ __all__ = [
     "mig_leakage",
     "per_class_recall",
     "placeholder",
+    "pretrain_verification",
     "sample_grid",
     "tsne_embed",
     "tsne_grid",
@@ -403,6 +405,40 @@ def dicefer_history(histories: Mapping[str, Sequence[Mapping[str, Any]]]) -> byt
             ax.set_title(_short(title, 34))
             ax.set_xlabel("epoch")
             ax.legend(lines, [line.get_label() for line in lines], fontsize=5)
+        fig.tight_layout()
+        return _png(fig)
+
+
+# -------------------------------------------------------------------------------------------- pretrain
+def pretrain_verification(
+    curves: Mapping[str, Sequence[tuple[int, float]]], rocs: Mapping[str, tuple[np.ndarray, np.ndarray]]
+) -> bytes:
+    """Face verification of the pretrained trunks: accuracy per epoch, and the ROC of the final trunk.
+
+    Args:
+        curves: ``{trunk: [(epoch, 10-fold accuracy), ...]}``.
+        rocs: ``{trunk: (false-accept rates, true-accept rates)}`` on the held-out pairs.
+    """
+    with _style():
+        fig, (left, right) = plt.subplots(1, 2, figsize=(7.2, 2.8))
+        for trunk, points in curves.items():
+            epochs, accuracy = zip(*points, strict=True) if points else ((), ())
+            left.plot(epochs, [100 * a for a in accuracy], "-o", ms=3, label=_short(trunk))
+        left.set_xlabel("epoch")
+        left.xaxis.set_major_locator(MaxNLocator(integer=True))
+        left.set_ylabel("verification accuracy, % (10-fold)")
+        left.set_title("During pretraining (monitoring only)")
+        for trunk, (far, tar) in rocs.items():
+            right.plot(np.maximum(far, 1e-4), 100 * np.asarray(tar), label=_short(trunk))
+        right.axvline(1e-3, ls="--", color="grey", lw=0.8)
+        right.set_xscale("log")
+        right.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))  # no mathtext
+        right.set_xlabel("false-accept rate (0 drawn at 1e-4)")
+        right.set_ylabel("true-accept rate, %")
+        right.set_title("Final trunk: ROC on held-out pairs")
+        for ax in (left, right):
+            if ax.lines:
+                ax.legend()
         fig.tight_layout()
         return _png(fig)
 

@@ -14,8 +14,10 @@ from sklearn.model_selection import train_test_split
 from timm.scheduler import CosineLRScheduler
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
-from ferflow.config import TrainParams
-from ferflow.train.checkpoint import rng_state, set_rng_state
+from ferflow.config import OptimParams
+from ferflow.models.pretrained import TORCHVISION_WEIGHTS
+from ferflow.paths import init_file
+from ferflow.train.checkpoint import file_digest, rng_state, set_rng_state
 from ferflow.train.runtime import Runtime
 
 
@@ -59,7 +61,7 @@ def make_loader(dataset: Dataset, batch_size: int, train: bool, runtime: Runtime
 
 
 def make_schedule(
-    optimizer: torch.optim.Optimizer, t: TrainParams, steps_per_epoch: int
+    optimizer: torch.optim.Optimizer, t: OptimParams, steps_per_epoch: int
 ) -> CosineLRScheduler:
     """Linear warm-up from 1% of lr, then cosine to `min_lr_ratio`·lr, updated every step.
 
@@ -140,3 +142,11 @@ def write_json(path: Path, data: Any) -> None:
 def mean_of(values: Iterable[float]) -> float:
     values = list(values)
     return float(sum(values) / len(values)) if values else float("nan")
+
+
+def init_fingerprint(choice: str, family: str) -> str | None:
+    """What a resume key records of a trunk's start: the file's SHA-256, or the torchvision weights' name."""
+    if (choice, family) in TORCHVISION_WEIGHTS:
+        return str(TORCHVISION_WEIGHTS[choice, family])
+    path = init_file(choice, family)
+    return file_digest(path) if path is not None and path.is_file() else None

@@ -49,11 +49,13 @@ from ferflow.models.dicefer import (
     expression_loss,
     identity_mi_loss,
 )
+from ferflow.models.pretrained import describe_init, init_state_dict
 from ferflow.train.checkpoint import load_checkpoint, save_checkpoint, source_fingerprint
 from ferflow.train.common import (
     Live,
     NonFiniteLossError,
     check_finite,
+    init_fingerprint,
     make_loader,
     restore_rng,
     resumable_rng,
@@ -81,7 +83,8 @@ BASELINE_MODEL = "resnet18_classifier"
 #: Runtime settings that may change between attempts without invalidating a checkpoint.
 HARDWARE = {"threads", "num_workers", "device", "gpus"}
 #: Parameters the baseline depends on (a change to DICE-FER's losses must not restart it).
-BASELINE_RECIPE = {"img_size", "expression_weights", "lr", "batch_size", "baseline_epochs"}
+BASELINE_RECIPE = {"img_size", "init", "lr", "batch_size", "baseline_epochs"}
+TRUNK_FAMILY = "resnet18"
 
 Kind = Literal["dicefer", "baseline"]
 
@@ -293,7 +296,13 @@ def _run_key(p: DiceFerParams, kind: Kind, store: Store) -> str:
     else:
         recipe = p.model_dump(mode="json", include={**dict.fromkeys(BASELINE_RECIPE, True), "runtime": True})
         recipe["runtime"] = {k: v for k, v in recipe["runtime"].items() if k not in HARDWARE}
-    key = {"params": recipe, "kind": kind, "store": store.meta.get("shape"), "code": source_fingerprint()}
+    key = {
+        "params": recipe,
+        "kind": kind,
+        "store": store.meta.get("shape"),
+        "code": source_fingerprint(),
+        "init": init_fingerprint(p.init, TRUNK_FAMILY),
+    }
     return json.dumps(key, sort_keys=True)
 
 
@@ -460,11 +469,10 @@ def train_dicefer(p: DiceFerParams, store_dir: Path, out: Path) -> dict[str, Any
             ImageDataset(store, rows, p.img_size, train=True), p.batch_size, True, runtime, workers
         )
         kwargs = dicefer_kwargs(p, len(store.classes))
+        weights = init_state_dict(p.init, TRUNK_FAMILY)
+        print(f"DICE-FER: both encoders start from {describe_init(p.init, TRUNK_FAMILY)}")
         model = create_model(
-            DICEFER_MODEL,
-            **kwargs,
-            expression_weights=p.expression_weights,
-            identity_weights=p.identity_weights,
+            DICEFER_MODEL, **kwargs, expression_weights=weights, identity_weights=weights
         ).to(runtime.device)
         if p.runtime.compile:
             model.expression_encoder.compile()
@@ -503,8 +511,8 @@ def train_baseline(p: DiceFerParams, store_dir: Path, out: Path) -> dict[str, An
     """Train the plain ResNet-18 classifier DICE-FER is compared with.
 
     Same train split, augmentation (`ImageDataset(train=True)`), batch size, seed and Adam learning rate as
-    DICE-FER, for ``p.baseline_epochs``; the trunk starts from ``p.expression_weights`` when given (as the
-    expression encoder does). Same outputs, resumption and NaN behaviour as `train_dicefer`.
+    DICE-FER, for ``p.baseline_epochs``; the trunk starts from ``p.init`` (as both encoders do). Same
+    outputs, resumption and NaN behaviour as `train_dicefer`.
 
     Args:
         p: The ``dicefer`` parameters.
@@ -527,7 +535,9 @@ def train_baseline(p: DiceFerParams, store_dir: Path, out: Path) -> dict[str, An
             p.runtime.num_workers,
         )
         kwargs = {"num_classes": len(store.classes)}
-        model = create_model(BASELINE_MODEL, **kwargs, weights=p.expression_weights).to(runtime.device)
+        weights = init_state_dict(p.init, TRUNK_FAMILY)
+        print(f"baseline: the trunk starts from {describe_init(p.init, TRUNK_FAMILY)}")
+        model = create_model(BASELINE_MODEL, **kwargs, weights=weights).to(runtime.device)
         if p.runtime.compile:
             model.compile()
 

@@ -26,16 +26,18 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
-from ferflow.config import IFDDParams
+from ferflow.config import IFDDParams, variant_family
 from ferflow.data.datasets import ClipAugment, ClipDataset
 from ferflow.data.store import Store, open_store
 from ferflow.evaluate.metrics import uar, war
 from ferflow.models import copy_backbone, create_model, model_arguments, resolved_arguments
 from ferflow.models.ifdd import lifting_loss
+from ferflow.models.pretrained import describe_init, init_state_dict
 from ferflow.train.checkpoint import file_digest, load_checkpoint, save_checkpoint, source_fingerprint
 from ferflow.train.common import (
     Live,
     check_finite,
+    init_fingerprint,
     make_loader,
     make_schedule,
     restore_rng,
@@ -82,10 +84,14 @@ def init_backbone_path(p: IFDDParams, variant: str, fold: int | None) -> Path | 
 
 
 def build_model(p: IFDDParams, variant: str, num_classes: int, fold: int | None) -> nn.Module:
+    """The variant with its backbone started from `ifdd.init`, then from `init_backbone_from` if given."""
     kwargs = model_kwargs(p, variant, num_classes)
-    if p.backbone_weights is not None:
-        kwargs["backbone_weights"] = p.backbone_weights
+    choice, family = p.init_for(variant), variant_family(variant)
+    weights = init_state_dict(choice, family)
+    if weights is not None:
+        kwargs["backbone_weights"] = weights
     model = create_model(variant, **kwargs)
+    print(f"{variant}: backbone starts from {describe_init(choice, family)}")
     init = init_backbone_path(p, variant, fold)
     if init is not None:
         print(f"{variant}: {copy_backbone(model, init)} backbone tensors from {init}")
@@ -179,7 +185,10 @@ def train_ifdd(p: IFDDParams, store_dir: Path, variant: str, fold: int | None, o
                 "fold": fold,
                 "store": store.meta.get("shape"),
                 "code": source_fingerprint(),
-                "init": file_digest(init) if (init := init_backbone_path(p, variant, fold)) else None,
+                "init": init_fingerprint(p.init_for(variant), variant_family(variant)),
+                "init_backbone_from": file_digest(src)
+                if (src := init_backbone_path(p, variant, fold))
+                else None,
             },
             sort_keys=True,
         )

@@ -303,14 +303,13 @@ def render_clip(
     }
 
 
-def render_image(
-    spec: ImageSpec, identity: face.Identity, p: SyntheticParams, original_dir: Path, aligned_dir: Path
-) -> dict[str, object]:
-    """Render one still at its expression's apex, write it unaligned and aligned like RAF-DB basic."""
-    rng = np.random.default_rng(spec.seed)
-    intensity = rng.uniform(p.apex_intensity.low, p.apex_intensity.high)
+def render_still(
+    identity: face.Identity, expression: int, intensity: float, p: SyntheticParams, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """One still of `identity` showing `expression` at `intensity`, with a little talking, a random head
+    pose, lighting and pixel noise: the uint8 RGB image and its 68 true landmarks."""
     aus = (
-        intensity * p.expression_scale * face.EXPRESSION_AUS[spec.expression]
+        intensity * p.expression_scale * face.EXPRESSION_AUS[expression]
         + rng.uniform(0, p.talking_amplitude / 2) * face.TALK_AUS
     )
     half = p.pose_deg / 2
@@ -322,20 +321,30 @@ def render_image(
     )
     lighting = (rng.uniform(0.9, 1.1), rng.uniform(-0.3, 0.3), rng.uniform(-0.3, 0.3))
     image, landmarks = face.render(identity, aus, pose, p.frame_size, lighting)
-    image = _to_uint8(image, p.noise_std, rng)
+    return _to_uint8(image, p.noise_std, rng), landmarks
+
+
+def align_to_template(image: np.ndarray, landmarks: np.ndarray, size: int) -> np.ndarray:
+    """Warp an image by the similarity that takes its true five points onto the alignment template."""
     transform = SimilarityTransform.from_estimate(
-        faces.five_points(landmarks), faces.FIVE_POINT_TEMPLATE * p.aligned_size
+        faces.five_points(landmarks), faces.FIVE_POINT_TEMPLATE * size
     )
-    aligned = cv2.warpAffine(
-        image,
-        transform.params[:2],
-        (p.aligned_size, p.aligned_size),
-        flags=cv2.INTER_LINEAR,
-        borderMode=cv2.BORDER_REPLICATE,
+    return cv2.warpAffine(
+        image, transform.params[:2], (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
     )
+
+
+def render_image(
+    spec: ImageSpec, identity: face.Identity, p: SyntheticParams, original_dir: Path, aligned_dir: Path
+) -> dict[str, object]:
+    """Render one still at its expression's apex, write it unaligned and aligned like RAF-DB basic."""
+    rng = np.random.default_rng(spec.seed)
+    intensity = rng.uniform(p.apex_intensity.low, p.apex_intensity.high)
+    image, landmarks = render_still(identity, spec.expression, intensity, p, rng)
+    aligned = align_to_template(image, landmarks, p.aligned_size)
     stem = spec.name.removesuffix(".jpg")
-    _write_jpeg(original_dir / spec.name, image)
-    _write_jpeg(aligned_dir / f"{stem}_aligned.jpg", aligned)
+    write_jpeg(original_dir / spec.name, image)
+    write_jpeg(aligned_dir / f"{stem}_aligned.jpg", aligned)
     return {
         "name": spec.name,
         "label": spec.expression,
@@ -347,19 +356,30 @@ def render_image(
     }
 
 
-def _write_jpeg(path: Path, rgb: np.ndarray) -> None:
+def write_jpeg(path: Path, rgb: np.ndarray) -> None:
     ok, buf = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 92])
     if not ok:
         raise OSError(f"{path}: JPEG encoding failed")
     path.write_bytes(buf.tobytes())
 
 
-def _write_csv(path: Path, rows: list[dict[str, object]], header: Iterable[str] | None = None) -> None:
+def write_csv(path: Path, rows: list[dict[str, object]], header: Iterable[str] | None = None) -> None:
     header = list(header or rows[0])
     with path.open("w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=header, extrasaction="ignore", lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)
+
+
+def describe_identity(identity: face.Identity) -> dict[str, object]:
+    """An identity's drawn parameters, for the ground-truth sidecars."""
+    return {
+        "identity": identity.index,
+        "resting_expression": identity.resting_expression,
+        "resting_strength": round(float(np.abs(identity.resting_aus).max()), 4),
+        "skin_gain": [round(float(g), 4) for g in identity.skin_gain],
+        "brightness": round(identity.brightness, 4),
+    }
 
 
 def _write_dfew_layout(root: Path, clips: list[dict[str, object]]) -> None:
@@ -373,7 +393,7 @@ def _write_dfew_layout(root: Path, clips: list[dict[str, object]]) -> None:
                 for c in clips
                 if (c["fold"] == k) == (split == "test")
             ]
-            _write_csv(split_dir / f"{split}(single-labeled)" / f"set_{k}.csv", rows, ["video_name", "label"])
+            write_csv(split_dir / f"{split}(single-labeled)" / f"set_{k}.csv", rows, ["video_name", "label"])
 
 
 def _write_rafdb_layout(root: Path, images: list[dict[str, object]]) -> None:
@@ -414,28 +434,15 @@ def generate(p: SyntheticParams, out: Path, workers: int = 1) -> dict[str, objec
     _write_dfew_layout(tmp, clips)
     _write_rafdb_layout(tmp, images)
     truth = tmp / "ground_truth"
-    _write_csv(truth / "clips.csv", clips)
-    _write_csv(truth / "images.csv", [{k: v for k, v in r.items() if k != "landmarks"} for r in images])
+    write_csv(truth / "clips.csv", clips)
+    write_csv(truth / "images.csv", [{k: v for k, v in r.items() if k != "landmarks"} for r in images])
     np.savez_compressed(
         truth / "image_landmarks.npz",
         names=np.array([r["name"] for r in images]),
         landmarks=np.stack([r["landmarks"] for r in images]),
     )
-    (truth / "identities.json").write_text(
-        json.dumps(
-            [
-                {
-                    "identity": i.index,
-                    "resting_expression": i.resting_expression,
-                    "resting_strength": round(float(np.abs(i.resting_aus).max()), 4),
-                    "skin_gain": [round(float(g), 4) for g in i.skin_gain],
-                    "brightness": round(i.brightness, 4),
-                }
-                for i in plan.identities
-            ],
-            indent=1,
-        )
-    )
+    identities = [describe_identity(i) for i in plan.identities]
+    (truth / "identities.json").write_text(json.dumps(identities, indent=1))
 
     detection = detection_rate(tmp, upsample=p.detection_upsample, workers=workers)
     counts = resolved_counts(p)

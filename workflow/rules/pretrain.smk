@@ -1,0 +1,89 @@
+# Face-recognition pretraining, the start of `init: faceid`: corpus -> aligned stores -> one trunk per model.
+from ferflow.config import faceid_trunks, trunk_spec
+
+FACEID_SYNTHETIC = str(paths.faceid_synthetic_root(PARAMS))
+FACES = str(paths.faceid_processed(PARAMS))
+FACEID_TRUNKS = faceid_trunks(PARAMS)
+PRETRAIN_SOURCES = package_sources(
+    "config.py", "cli.py", "paths.py", "gpu.py", "models", "train", "evaluate/verification.py", "data"
+)
+
+
+rule synthesize_faceid:
+    input:
+        package_sources("config.py", "paths.py", "data/faces.py", "data/synthetic"),
+    output:
+        directory(FACEID_SYNTHETIC),
+    params:
+        cli=FERFLOW,
+        json=params_json("synthetic"),
+    log:
+        f"logs/synthesize_faceid_{PARAMS.synthetic.size}.log",
+    benchmark:
+        f"logs/benchmarks/synthesize_faceid_{PARAMS.synthetic.size}.tsv"
+    threads: workflow.cores
+    shell:
+        "{params.cli} synthesize-faceid --params-json {params.json:q} --out {output} --workers {threads} "
+        "> {log} 2>&1"
+
+
+rule prepare_faces:
+    input:
+        sources=package_sources("config.py", "paths.py", "cli.py", "data"),
+        datasets=faceid_dataset_inputs,
+    output:
+        directory(FACES),
+    params:
+        cli=FERFLOW,
+        json=params_json("pretrain", "data"),
+        synthetic=FACEID_SYNTHETIC,
+    log:
+        "logs/prepare_faces.log",
+    benchmark:
+        "logs/benchmarks/prepare_faces.tsv"
+    threads: workflow.cores
+    shell:
+        "{params.cli} prepare-faces --params-json {params.json:q} --synthetic-root {params.synthetic} "
+        "--out {output} --workers {threads} > {log} 2>&1"
+
+
+rule pretrain_faceid:
+    input:
+        faces=FACES,
+        sources=PRETRAIN_SOURCES,
+    output:
+        trunk="results/pretrain/{trunk}/trunk.pt",
+        metrics="results/pretrain/{trunk}/metrics.json",
+        card="results/pretrain/{trunk}/model_card.json",
+    wildcard_constraints:
+        trunk="resnet18|mobilenetv2",
+    params:
+        cli=FERFLOW,
+        json=params_json("pretrain"),
+        size=lambda wildcards: trunk_spec(PARAMS, wildcards.trunk).img_size,
+        width=lambda wildcards: trunk_spec(PARAMS, wildcards.trunk).width_mult,
+        folder=lambda wildcards, output: os.path.dirname(output.trunk),
+    resources:
+        gpu=PARAMS.pretrain.train.gpus,
+    threads: max(1, workflow.cores // 2)
+    log:
+        "logs/pretrain_{trunk}.log",
+    benchmark:
+        "logs/benchmarks/pretrain_{trunk}.tsv"
+    shell:
+        "{params.cli} gpu-run --gpus {resources.gpu} -- pretrain --params-json {params.json:q} "
+        "--trunk {wildcards.trunk} --img-size {params.size} --width-mult {params.width} --faces {input.faces} "
+        "--out {params.folder} --threads {threads} > {log} 2>&1"
+
+
+rule pretrain:
+    input:
+        expand(rules.pretrain_faceid.output.metrics, trunk=FACEID_TRUNKS),
+    output:
+        "results/pretrain/summary.json",
+    params:
+        cli=FERFLOW,
+    log:
+        "logs/summarize_pretrain.log",
+    shell:
+        "{params.cli} summarize-pretrain --metrics {input} --out {output} > {log} 2>&1"

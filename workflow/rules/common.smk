@@ -4,6 +4,7 @@ import sys
 from pathlib import Path
 
 from ferflow import paths
+from ferflow import study as S
 
 # Run the CLI with the interpreter that runs Snakemake, so rules work without an activated environment.
 FERFLOW = f"{sys.executable} -m ferflow"
@@ -43,4 +44,30 @@ def shard_dirs(kind):
 def init_backbone_input(wildcards):
     """The trained model an IFDD variant's backbone starts from (ifdd.init_backbone_from): built first."""
     template = PARAMS.ifdd.init_backbone_from.get(wildcards.variant)
+    return [template.format(fold=wildcards.fold)] if template else []
+
+
+def study_cell(wildcards):
+    """The study cell a job's wildcards name (ferflow.study)."""
+    if "variant" in wildcards.keys():
+        return S.Cell("ifdd", wildcards.variant, "", int(wildcards.seed), int(wildcards.fold))
+    return S.Cell("dicefer", wildcards.model, wildcards.setting, int(wildcards.seed), 0)
+
+
+def study_cell_section(wildcards):
+    """A study cell's parameter section: its own section with the study's overrides and its seed."""
+    cell = study_cell(wildcards)
+    if cell.family == "ifdd":
+        return S.ifdd_params(PARAMS, cell.model, cell.seed)
+    return S.dicefer_params(PARAMS, cell.setting, cell.seed)
+
+
+def study_cell_json(wildcards):
+    """A study cell's parameters as `--params-json`: that one section, nothing else of the study."""
+    return S.cell_params_json(PARAMS, study_cell(wildcards))
+
+
+def study_init_input(wildcards):
+    """The trained model a study cell's backbone starts from (its init_backbone_from entry): built first."""
+    template = study_cell_section(wildcards).init_backbone_from.get(wildcards.variant)
     return [template.format(fold=wildcards.fold)] if template else []

@@ -296,7 +296,7 @@ class BootstrapParams(_Section):
     resamples: Annotated[int, Field(ge=100)] = 2000
     seed: Annotated[int, Field(ge=0)] = 0
     # also resample the (fold, seed) cells: the interval then carries the seed-to-seed spread, which
-    # resampling test samples alone ignores (it would call seed noise a difference)
+    # resampling test samples alone ignores (it would call seed noise a difference); errs wide, not narrow
     cells: bool = True
 
 

@@ -22,6 +22,13 @@ TINY = {
         "train": {"epochs": 1, "batch_size": 4, "lr": 0.001, "warmup_epochs": 0.5, "num_workers": 0},
     },
     "dicefer": {"img_size": 32, "batch_size": 16, "stage_epochs": [1, 1, 1], "baseline_epochs": 1},
+    # the stage's wiring only (tests/test_study.py runs a study): no cells, just the summary
+    "study": {
+        "seeds": [0],
+        "folds": [1],
+        "ifdd": {"variants": [], "compare": []},
+        "dicefer": {"settings": {}, "compare": []},
+    },
 }
 
 
@@ -54,7 +61,7 @@ def test_dvc_stages_cover_the_snakemake_workflow():
     every rule file is a dependency of some stage."""
     targets = stage_targets()
     stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
-    assert set(targets) >= {"data", "ifdd", "dicefer", "report"}
+    assert set(targets) >= {"data", "ifdd", "dicefer", "report", "study"}
     deps = {d for s in stages.values() for d in s["deps"]}
     for rule_file in (REPO / "workflow" / "rules").glob("*.smk"):
         assert str(rule_file.relative_to(REPO)) in deps, f"{rule_file.name} is no DVC dependency"
@@ -109,7 +116,8 @@ def test_changed_ifdd_param_reruns_only_ifdd(project):
     params["ifdd"]["train"]["lr"] = 0.002
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     status = run(project, str(BIN / "dvc"), "status", "--json").stdout
-    assert set(json.loads(status)) == {"ifdd"}  # report depends on results/ifdd, so it follows later
+    # report depends on results/ifdd, so it follows later; the study's IFDD cells train with these params
+    assert set(json.loads(status)) == {"ifdd", "study"}
     before = snakemake_logs(project)
     repro = run(project, str(BIN / "dvc"), "repro").stdout
     assert "Running stage 'ifdd'" in repro

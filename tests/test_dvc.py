@@ -108,6 +108,7 @@ def test_repro_from_nothing_gives_metrics(project):
     shown = run(project, str(BIN / "dvc"), "metrics", "show", "--json").stdout
     assert "mean_uar" in shown and "detection_rate" in shown and "macro_f1" in shown
     assert (project / "reports" / "report.pdf").is_file()
+    assert json.loads((project / "results" / "study" / "summary.json").read_text())["comparisons"] == []
     assert "Data and pipelines are up to date" in run(project, str(BIN / "dvc"), "status").stdout
 
 

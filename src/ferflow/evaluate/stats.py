@@ -76,7 +76,8 @@ IFDD_METRICS = (UAR, Metric("war", "WAR"))
 DICEFER_METRICS = (
     Metric("war", "accuracy"),
     UAR,
-    Metric("identity_leakage", "identity from E (leakage probe)", higher_is_better=False, per_sample=False),
+    # DICE-FER's identity-from-E probe; the baseline's counterpart reads identity from its embedding
+    Metric("identity_leakage", "identity leakage probe", higher_is_better=False, per_sample=False),
     Metric("mig", "MIG", per_sample=False, scale=1.0, unit=""),
 )
 LEAKAGE_PROBES = ("identity_from_E", "identity_from_embedding")  # DICE-FER's E; the baseline's embedding
@@ -370,6 +371,11 @@ def compare(
             entry["verdict"]["text"] += (
                 f"; the t-interval over the {len(d)} cells ({_fmt(metric, t[0], True)} to "
                 f"{_fmt(metric, t[1], True)}) disagrees"
+            )
+        if metric.key == "mig" and b.startswith("baseline"):
+            entry["note"] = (
+                "the baseline's MIG is over its 512-d embedding, DICE-FER's over [E, I]: a reference, not the "
+                "same experiment (ferflow.evaluate.dicefer)"
             )
         if metric.key == "uar":
             entry["power"] = power(d, folds, draws["uar"] if draws is not None else None)

@@ -583,6 +583,7 @@ class _Builder:
                 "p": _num((c.get("wilcoxon") or {}).get("p")),
                 "p_note": (c.get("wilcoxon") or {}).get("note", ""),
                 "kind": c["interval"],
+                "note": c.get("note", ""),
             }
             for c in comparisons
         ]

@@ -374,8 +374,8 @@ def compare(
             )
         if metric.key == "mig" and b.startswith("baseline"):
             entry["note"] = (
-                "the baseline's MIG is over its 512-d embedding, DICE-FER's over [E, I]: a reference, not the "
-                "same experiment (ferflow.evaluate.dicefer)"
+                "the baseline's MIG is over its 512-d embedding, DICE-FER's over [E, I]: a reference, "
+                "not the same experiment (ferflow.evaluate.dicefer)"
             )
         if metric.key == "uar":
             entry["power"] = power(d, folds, draws["uar"] if draws is not None else None)

@@ -45,7 +45,8 @@ from ferflow.config import Params
 from ferflow.study import Cell, cells, study_folds
 from ferflow.train.common import write_json
 
-CONFIDENCE = 0.95
+ALPHA = 0.05
+CONFIDENCE = 0.95  # 1 - ALPHA
 POWER = 0.8
 TARGET_UAR_DIFFERENCE = 0.03  # "would the study detect a 3-point UAR difference?"
 
@@ -161,7 +162,7 @@ def wilcoxon(differences: np.ndarray) -> dict[str, Any]:
         p = float(stats.wilcoxon(d).pvalue)
     notes = [str(w.message).split("\n")[0] for w in caught]
     floor = 2 * 0.5**nonzero  # the exact test's smallest two-sided p-value
-    if floor > 1 - CONFIDENCE:
+    if floor > ALPHA:
         notes.append(f"with {nonzero} non-zero differences no p-value can fall below {floor:.3g}")
     return {"p": p, "note": "; ".join(notes)}
 
@@ -174,7 +175,7 @@ def power(differences: np.ndarray, folds: int, draws: np.ndarray | None = None) 
     from statsmodels.stats.power import TTestPower  # imported here: statsmodels loads slowly
 
     d = np.asarray(differences, dtype=float)
-    alpha = 1 - CONFIDENCE
+    alpha = ALPHA
     result: dict[str, Any] = {"cells": len(d), "folds": folds, "power": POWER, "alpha": alpha}
     if draws is not None:
         z = stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(POWER)

@@ -175,10 +175,9 @@ def power(differences: np.ndarray, folds: int, draws: np.ndarray | None = None) 
     from statsmodels.stats.power import TTestPower  # imported here: statsmodels loads slowly
 
     d = np.asarray(differences, dtype=float)
-    alpha = ALPHA
-    result: dict[str, Any] = {"cells": len(d), "folds": folds, "power": POWER, "alpha": alpha}
+    result: dict[str, Any] = {"cells": len(d), "folds": folds, "power": POWER, "alpha": ALPHA}
     if draws is not None:
-        z = stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(POWER)
+        z = stats.norm.ppf(1 - ALPHA / 2) + stats.norm.ppf(POWER)
         result["min_detectable_bootstrap"] = float(z * np.std(draws, ddof=1))
     if len(d) < 2:
         result["note"] = "the SD of the differences needs at least 2 paired cells"
@@ -189,9 +188,9 @@ def power(differences: np.ndarray, folds: int, draws: np.ndarray | None = None) 
         result["note"] = "every cell gives the same difference: no spread to size a study from"
         return result
     analysis = TTestPower()
-    effect = analysis.solve_power(nobs=len(d), alpha=alpha, power=POWER, alternative="two-sided")
+    effect = analysis.solve_power(nobs=len(d), alpha=ALPHA, power=POWER, alternative="two-sided")
     needed = analysis.solve_power(
-        effect_size=TARGET_UAR_DIFFERENCE / sd, alpha=alpha, power=POWER, alternative="two-sided"
+        effect_size=TARGET_UAR_DIFFERENCE / sd, alpha=ALPHA, power=POWER, alternative="two-sided"
     )
     cells_needed = max(2, math.ceil(float(np.squeeze(needed))))
     result |= {

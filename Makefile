@@ -5,10 +5,14 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.ferflow-installed
 CORES ?= all
 
-.PHONY: demo test test-all lint install clean-env
+.PHONY: demo study test test-all lint install clean-env
 
 demo: $(STAMP)  ## install, then run the whole pipeline on the embedded benchmark
 	$(BIN)/snakemake --cores $(CORES)
+
+study: $(STAMP)  ## the folds x seeds grid with intervals and verdicts, then the report with its section
+	$(BIN)/snakemake study --cores $(CORES)
+	$(BIN)/snakemake report --cores $(CORES) --forcerun report
 
 test: $(STAMP)  ## install, then run the default test suite
 	$(BIN)/pytest

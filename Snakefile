@@ -18,6 +18,7 @@ include: "workflow/rules/pretrain.smk"
 include: "workflow/rules/ifdd.smk"
 include: "workflow/rules/dicefer.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/study.smk"
 
 
 rule all:

@@ -37,6 +37,24 @@ def test_repository_params_are_valid():
             "synthetic.apex_intensity.high: Input should be less",
         ),
         ({"synthetic": {"distractor_prob": -0.1}}, "synthetic.distractor_prob: Input should be greater"),
+        (
+            {"study": {"dicefer": {"settings": {"paper": {"delt": 0.1}}, "compare": []}}},
+            "study.dicefer.settings.paper.delt: unknown key",
+        ),
+        (
+            {"study": {"dicefer": {"settings": {"paper": {"stage_epochs": [1]}}, "compare": []}}},
+            "study.dicefer.settings.paper: stage_epochs: expected 3 numbers",
+        ),
+        (
+            {"study": {"ifdd": {"overrides": {"train": {"seed": 1}}}}},
+            "study.ifdd.overrides.train.seed: set by the study (study.seeds), not by an override",
+        ),
+        ({"study": {"ifdd": {"overrides": {"dropout": 2}}}}, "study.ifdd.overrides.dropout: Input should be"),
+        (
+            {"study": {"dicefer": {"compare": [["paper", "x"]]}}},
+            "study.dicefer: compare: [paper, x] must name",
+        ),
+        ({"study": {"seeds": [0, 0]}}, "study.seeds: repeats a value"),
     ],
 )
 def test_bad_values_name_their_key(raw, expected):

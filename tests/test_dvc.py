@@ -23,6 +23,13 @@ TINY = {
         "train": {"epochs": 1, "batch_size": 4, "lr": 0.001, "warmup_epochs": 0.5, "num_workers": 0},
     },
     "dicefer": {"img_size": 32, "batch_size": 16, "stage_epochs": [1, 1, 1], "baseline_epochs": 1},
+    # the stage's wiring only (tests/test_study.py runs a study): no cells, just the summary
+    "study": {
+        "seeds": [0],
+        "folds": [1],
+        "ifdd": {"variants": [], "compare": []},
+        "dicefer": {"settings": {}, "compare": []},
+    },
 }
 
 
@@ -55,7 +62,7 @@ def test_dvc_stages_cover_the_snakemake_workflow():
     every rule file is a dependency of some stage."""
     targets = stage_targets()
     stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
-    assert set(targets) >= {"data", "pretrain", "ifdd", "dicefer", "report"}
+    assert set(targets) >= {"data", "pretrain", "ifdd", "dicefer", "report", "study"}
     deps = {d for s in stages.values() for d in s["deps"]}
     for rule_file in (REPO / "workflow" / "rules").glob("*.smk"):
         assert str(rule_file.relative_to(REPO)) in deps, f"{rule_file.name} is no DVC dependency"
@@ -102,7 +109,17 @@ def test_repro_from_nothing_gives_metrics(project):
     shown = run(project, str(BIN / "dvc"), "metrics", "show", "--json").stdout
     assert "mean_uar" in shown and "detection_rate" in shown and "macro_f1" in shown
     assert (project / "reports" / "report.pdf").is_file()
+    assert not (project / "results" / "study").exists()  # frozen: a plain repro never starts the grid
     assert "Data and pipelines are up to date" in run(project, str(BIN / "dvc"), "status").stdout
+
+
+def test_study_runs_by_make_study_then_dvc_commit(project):
+    run(project, str(BIN / "snakemake"), "study", "--cores", "2")
+    assert json.loads((project / "results" / "study" / "summary.json").read_text())["comparisons"] == []
+    run(project, str(BIN / "dvc"), "commit", "--force", "study")
+    assert "Data and pipelines are up to date" in run(project, str(BIN / "dvc"), "status").stdout
+    run(project, "git", "add", "-A")
+    run(project, "git", "commit", "-qm", "study")
 
 
 def test_changed_ifdd_param_reruns_only_ifdd(project):
@@ -110,7 +127,8 @@ def test_changed_ifdd_param_reruns_only_ifdd(project):
     params["ifdd"]["train"]["lr"] = 0.002
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     status = run(project, str(BIN / "dvc"), "status", "--json").stdout
-    assert set(json.loads(status)) == {"ifdd"}  # report depends on results/ifdd, so it follows later
+    # report depends on results/ifdd, so it follows later; the study is frozen (never run by a plain repro)
+    assert set(json.loads(status)) == {"ifdd"}
     before = snakemake_logs(project)
     repro = run(project, str(BIN / "dvc"), "repro").stdout
     assert "Running stage 'ifdd'" in repro

@@ -12,8 +12,11 @@ import pytest
 
 from ferflow.config import Params, validate_params
 from ferflow.data.store import write_store
+from ferflow.evaluate import metrics as M
+from ferflow.evaluate.stats import VERDICT_RULE, summarize_study
 from ferflow.report import FIGURES, build_report
 from ferflow.report.build import collect, render_html
+from ferflow.study import cells
 
 HOSTILE = "<script>alert(1)</script>"
 CLASSES = ["Happy", "Sad", HOSTILE, "Fe$ar $x^2$"]  # a script tag and mathtext that must stay text
@@ -25,6 +28,7 @@ SECTIONS = (
     "IFDD (video)",
     "DICE-FER (images)",
     "Pretraining (face recognition)",
+    "Comparisons over folds and seeds",
     "Data stages",
     "Benchmarks",
 )
@@ -279,8 +283,41 @@ def _pretrain(root: Path, rng: np.random.Generator) -> None:
         scores = rng.normal(same * 1.5, 1.0)
         (folder / "verification_scores.csv").write_text(
             "fold,same,score\n"
-            + "".join(f"{k % 10},{int(s)},{c:.4f}\n" for k, (s, c) in enumerate(zip(same, scores)))
+            + "".join(
+                f"{k % 10},{int(s)},{c:.4f}\n" for k, (s, c) in enumerate(zip(same, scores, strict=True))
+            )
         )
+
+
+def _study(root: Path, rng: np.random.Generator) -> None:
+    """A two-seed, two-fold study's result files, summarised by the real `summarize_study`."""
+    params = validate_params(
+        {
+            "study": {
+                "seeds": [0, 1],
+                "folds": [1, 2],
+                "dicefer": {"settings": {"paper": {"delta": 0.1}}, "compare": []},
+                "bootstrap": {"resamples": 200},
+            }
+        }
+    )
+    labels = {fold: rng.integers(0, 3, 60) for fold in (0, 1, 2)}
+    for cell in cells(params):
+        y = labels[cell.fold]
+        hit = rng.random(60) < (0.8 if cell.model in ("ifdd_mobilenetv2", "dicefer") else 0.5)
+        predicted = np.where(hit, y, (y + 1) % 3)
+        metrics = {"uar": M.uar(y, predicted), "war": M.war(y, predicted)}
+        if cell.family == "dicefer":
+            probe = "identity_from_E" if cell.model == "dicefer" else "identity_from_embedding"
+            metrics |= {"mig": {"value": float(rng.uniform())}, "probes": {probe: {"accuracy": 0.3}}}
+        _json(root / cell.folder / "eval" / "metrics.json", metrics)
+        rows = [
+            f"{i:03d},{CLASSES[t]},{CLASSES[q]}" for i, (t, q) in enumerate(zip(y, predicted, strict=True))
+        ]
+        (root / cell.folder / "eval" / "predictions.csv").write_text(
+            "sample_id,label,predicted\n" + "\n".join(rows)
+        )
+    summarize_study(params, root, root / "results" / "study" / "summary.json")
 
 
 @pytest.fixture(scope="module")
@@ -292,6 +329,7 @@ def project(tmp_path_factory) -> Path:
     _pretrain(root, rng)
     _data(root, rng)
     _bench(root)
+    _study(root, rng)
     return root
 
 
@@ -356,6 +394,11 @@ def test_numbers_sections_and_optimistic_label(built):
     assert "Macro avg" in text
     assert "44.8 % / 32.9 % / 97.6 %" in text  # the benchmark's landmark probes
     assert "87.65 ± 2.00" in text and "cosface: cosine margin 0.35" in text  # the pretrained trunks
+    assert VERDICT_RULE.replace("'", "&#39;") in text
+    assert "UAR, ifdd_mobilenetv2 vs baseline_mobilenetv2: ifdd_mobilenetv2 better than" in text
+    assert "MIG, dicefer[paper] vs baseline[paper]:" in text
+    assert "smallest\nUAR difference found with 80 % power" in text
+    assert text.count("cannot decide which model is better") == 2  # the single-run sections point to it
     assert "Not run" not in text and "Could not be read" not in text
 
 

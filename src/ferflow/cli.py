@@ -173,6 +173,17 @@ def _cmd_summarize_pretrain(args: argparse.Namespace) -> int:
     from ferflow.train.pretrain import summarize_pretraining
 
     print(json.dumps(summarize_pretraining(args.metrics, args.out), indent=2))
+
+
+def _cmd_summarize_study(args: argparse.Namespace) -> int:
+    from ferflow.evaluate.stats import VERDICT_RULE, summarize_study
+
+    summary = summarize_study(_params(args), args.root, args.out, args.table)
+    print(f"Verdict rule: {VERDICT_RULE}")
+    for text in summary["verdicts"]:
+        print(f"  {text}")
+    if summary["missing"]:
+        print(f"not evaluated yet ({len(summary['missing'])} cells), e.g. {summary['missing'][0]}")
     return 0
 
 
@@ -352,9 +363,7 @@ def build_parser() -> argparse.ArgumentParser:
     pre.add_argument("--trunk", choices=("resnet18", "mobilenetv2"), required=True)
     pre.add_argument("--img-size", type=int, help="input size (default: dicefer.img_size / ifdd.img_size)")
     pre.add_argument("--width-mult", type=float, help="MobileNetV2 width (default: ifdd.model.width_mult)")
-    pre.add_argument(
-        "--faces", type=Path, help="prepare-faces output (default: data/faceid/<dataset>)"
-    )
+    pre.add_argument("--faces", type=Path, help="prepare-faces output (default: data/faceid/<dataset>)")
     pre.add_argument("--out", type=Path, help="job folder (default: results/pretrain/<trunk>)")
     pre.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: from params)")
     pre.set_defaults(func=_cmd_pretrain)
@@ -434,6 +443,20 @@ def build_parser() -> argparse.ArgumentParser:
     summarize.add_argument("--metrics", type=Path, nargs="+", required=True)
     summarize.add_argument("--out", type=Path, required=True)
     summarize.set_defaults(func=_cmd_summarize_ifdd)
+
+    summarize_s = stages.add_parser(
+        "summarize-study",
+        help="statistics and verdicts of a folds x seeds study (results/study)",
+        description="Read every cell of the `study` section's grid under --root, and write per-model "
+        "mean and SD, each compared pair's paired differences with bootstrap and t intervals, Wilcoxon "
+        "p-values, verdicts (printed with their rule) and power to --out (JSON), and one row per cell to "
+        "--table.",
+    )
+    _add_params_options(summarize_s)
+    summarize_s.add_argument("--root", type=Path, default=Path("."), help="project folder (default: .)")
+    summarize_s.add_argument("--out", type=Path, default=Path("results/study/summary.json"))
+    summarize_s.add_argument("--table", type=Path, help="per-cell TSV (e.g. results/study/cells.tsv)")
+    summarize_s.set_defaults(func=_cmd_summarize_study)
 
     train_d = stages.add_parser(
         "train-dicefer",

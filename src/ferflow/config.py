@@ -11,7 +11,15 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_serializer, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 DEFAULT_PARAMS = Path("params.yaml")
 
@@ -366,6 +374,69 @@ class PretrainParams(_Section):
     train: PretrainOptimParams = PretrainOptimParams()
 
 
+Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]  # a folder name in results/study/
+
+
+def _check_pairs(pairs: list[tuple[str, str]], names: list[str]) -> None:
+    for a, b in pairs:
+        if a == b or {a, b} - set(names):
+            raise ValueError(f"compare: [{a}, {b}] must name two of {names}")
+
+
+class StudyIFDDParams(_Section):
+    """The IFDD variants of a study, the changes to the `ifdd` section its cells train with, and the pairs
+    it compares (first minus second)."""
+
+    variants: list[Name] = ["ifdd_mobilenetv2", "baseline_mobilenetv2"]
+    overrides: dict[str, Any] = {}  # merged into `ifdd`, e.g. {train: {epochs: 12}} or {init: faceid}
+    compare: list[tuple[Name, Name]] = [("ifdd_mobilenetv2", "baseline_mobilenetv2")]
+
+    @model_validator(mode="after")
+    def _pairs_known(self) -> StudyIFDDParams:
+        _check_pairs(self.compare, self.variants)
+        return self
+
+
+class StudyDiceFerParams(_Section):
+    """Named DICE-FER settings (changes merged into the `dicefer` section), each run for DICE-FER and its
+    baseline and compared with that baseline, and pairs of settings compared with each other (DICE-FER)."""
+
+    settings: dict[Name, dict[str, Any]] = {"paper": {"delta": 0.1}, "no_l1": {"delta": 0.0}}
+    compare: list[tuple[Name, Name]] = [("paper", "no_l1")]
+
+    @model_validator(mode="after")
+    def _pairs_known(self) -> StudyDiceFerParams:
+        _check_pairs(self.compare, list(self.settings))
+        return self
+
+
+class BootstrapParams(_Section):
+    """The bootstrap of a study's paired differences (`ferflow.evaluate.stats`)."""
+
+    resamples: Annotated[int, Field(ge=100)] = 2000
+    seed: Annotated[int, Field(ge=0)] = 0
+    # also resample the (fold, seed) cells: the interval then carries the seed-to-seed spread, which
+    # resampling test samples alone ignores (it would call seed noise a difference); errs wide, not narrow
+    cells: bool = True
+
+
+class StudyParams(_Section):
+    """A grid of folds x seeds for every compared model (`snakemake study`)."""
+
+    seeds: Annotated[list[Annotated[int, Field(ge=0)]], Field(min_length=1)] = [0, 1, 2]
+    folds: list[Annotated[int, Field(ge=1, le=10)]] | None = None  # None = every fold of the video dataset
+    ifdd: StudyIFDDParams = StudyIFDDParams()
+    dicefer: StudyDiceFerParams = StudyDiceFerParams()
+    bootstrap: BootstrapParams = BootstrapParams()
+
+    @field_validator("seeds", "folds")
+    @classmethod
+    def _distinct(cls, values: list[int] | None) -> list[int] | None:
+        if values and len(set(values)) != len(values):
+            raise ValueError("repeats a value")
+        return values
+
+
 class Params(_Section):
     """All of `params.yaml`."""
 
@@ -374,6 +445,7 @@ class Params(_Section):
     pretrain: PretrainParams = PretrainParams()
     ifdd: IFDDParams = IFDDParams()
     dicefer: DiceFerParams = DiceFerParams()
+    study: StudyParams = StudyParams()
 
 
 @dataclass(frozen=True)
@@ -402,8 +474,47 @@ def faceid_trunks(params: Params) -> list[str]:
     return sorted(trunks)
 
 
-def _describe(error: dict[str, Any]) -> str:
-    key = ".".join(str(part) for part in error["loc"])
+def merge_overrides(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    """`base` with `changes` applied: mappings merge key by key, any other value is replaced."""
+    merged = dict(base)
+    for key, value in changes.items():
+        both = isinstance(value, dict) and isinstance(merged.get(key), dict)
+        merged[key] = merge_overrides(merged[key], value) if both else value
+    return merged
+
+
+#: Keys a study sets itself, per section: a study override must not.
+STUDY_OWNS = {
+    "ifdd": {"variants": "study.ifdd.variants", "folds": "study.folds", "train.seed": "study.seeds"},
+    "dicefer": {"runtime.seed": "study.seeds"},
+}
+
+
+def _study_problems(p: Params) -> list[str]:
+    """Each study override checked against its section's schema, named by its full path in `study`."""
+    checks = [("study.ifdd.overrides", IFDDParams, p.ifdd, p.study.ifdd.overrides, "ifdd")]
+    checks += [
+        (f"study.dicefer.settings.{name}", DiceFerParams, p.dicefer, changes, "dicefer")
+        for name, changes in p.study.dicefer.settings.items()
+    ]
+    problems = []
+    for where, schema, base, changes, section in checks:
+        for key, owner in STUDY_OWNS[section].items():
+            head, _, tail = key.partition(".")
+            if head in changes and (not tail or (isinstance(changes[head], dict) and tail in changes[head])):
+                problems.append(f"{where}.{key}: set by the study ({owner}), not by an override")
+        raw = merge_overrides(base.model_dump(mode="json"), changes)
+        if section == "ifdd":
+            raw["variants"] = p.study.ifdd.variants
+        try:
+            schema.model_validate(raw)
+        except ValidationError as err:
+            problems += [_describe(e, where) for e in err.errors()]
+    return problems
+
+
+def _describe(error: dict[str, Any], prefix: str = "") -> str:
+    key = ".".join(str(part) for part in (prefix, *error["loc"]) if part != "")
     if error["type"] == "extra_forbidden":
         return f"{key}: unknown key"
     message = error["msg"].removeprefix("Value error, ")
@@ -417,12 +528,17 @@ def validate_params(raw: dict[str, Any] | None, source: str = "params") -> Param
         raw = {}
     if not isinstance(raw, dict):
         raise ParamsError(f"{source}: expected a mapping of sections, got {type(raw).__name__}")
+    known = ", ".join(Params.model_fields)
     try:
-        return Params.model_validate(raw)
+        params = Params.model_validate(raw)
     except ValidationError as err:
         lines = [f"  {_describe(e)}" for e in err.errors()]
-        known = ", ".join(Params.model_fields)
         raise ParamsError(f"{source}: invalid parameters (sections: {known})\n" + "\n".join(lines)) from None
+    problems = _study_problems(params)
+    if problems:
+        lines = [f"  {line}" for line in problems]
+        raise ParamsError(f"{source}: invalid parameters (sections: {known})\n" + "\n".join(lines))
+    return params
 
 
 def load_params(path: str | Path = DEFAULT_PARAMS) -> Params:

@@ -4,6 +4,7 @@ import sys
 from pathlib import Path
 
 from ferflow import paths
+from ferflow import study as S
 from ferflow.config import variant_family
 
 # Run the CLI with the interpreter that runs Snakemake, so rules work without an activated environment.
@@ -68,3 +69,35 @@ def dicefer_init_input(wildcards):
     """The weights file DICE-FER's encoders and its baseline start from (dicefer.init: faceid or a file)."""
     path = paths.init_file(PARAMS.dicefer.init, "resnet18")
     return [str(path)] if path else []
+
+
+def study_cell(wildcards):
+    """The study cell a job's wildcards name (ferflow.study)."""
+    if "variant" in wildcards.keys():
+        return S.Cell("ifdd", wildcards.variant, "", int(wildcards.seed), int(wildcards.fold))
+    return S.Cell("dicefer", wildcards.model, wildcards.setting, int(wildcards.seed), 0)
+
+
+def study_cell_section(wildcards):
+    """A study cell's parameter section: its own section with the study's overrides and its seed."""
+    cell = study_cell(wildcards)
+    if cell.family == "ifdd":
+        return S.ifdd_params(PARAMS, cell.model, cell.seed)
+    return S.dicefer_params(PARAMS, cell.setting, cell.seed)
+
+
+def study_cell_json(wildcards):
+    """A study cell's parameters as `--params-json`: that one section, nothing else of the study."""
+    return S.cell_params_json(PARAMS, study_cell(wildcards))
+
+
+def study_init_input(wildcards):
+    """The files a study cell's trunk starts from, built first: its `init` (faceid's trunk or a file) and,
+    for IFDD, its init_backbone_from entry."""
+    section = study_cell_section(wildcards)
+    if study_cell(wildcards).family == "dicefer":
+        path = paths.init_file(section.init, "resnet18")
+        return [str(path)] if path else []
+    path = paths.init_file(section.init_for(wildcards.variant), variant_family(wildcards.variant))
+    template = section.init_backbone_from.get(wildcards.variant)
+    return ([str(path)] if path else []) + ([template.format(fold=wildcards.fold)] if template else [])

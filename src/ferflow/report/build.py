@@ -47,6 +47,7 @@ LOG = logging.getLogger(__name__)
 IFDD_RESULTS = Path("results") / "ifdd"
 DICEFER_RESULTS = Path("results") / "dicefer"
 PRETRAIN_RESULTS = Path("results") / "pretrain"
+STUDY_SUMMARY = Path("results") / "study" / "summary.json"
 BENCH = Path("reports") / "bench"
 DICEFER_MODELS = {"dicefer": "DICE-FER", "baseline": "ResNet-18 baseline"}
 MANIFEST_ROWS = 100  # skipped files listed in full; the rest are counted
@@ -70,6 +71,7 @@ FIGURES: dict[str, str] = {
     "samples_images": "Aligned images (sample)",
     "bench_data": "Data-stage benchmark",
     "bench_models": "Model throughput benchmark",
+    "study_forest": "Comparisons over folds and seeds: paired differences and intervals",
 }
 
 LIBRARIES = (
@@ -181,6 +183,20 @@ def _num(value: Any, digits: int = 3) -> str:
     if isinstance(value, float):
         return f"{value:.{digits}f}"
     return str(value)
+
+
+def _diff(value: Any, scale: float) -> str:
+    """A signed difference: points for rates (scale 100), as it is otherwise (MIG)."""
+    return NA if value is None else f"{scale * float(value):+.{1 if scale == 100 else 3}f}"
+
+
+def _mean_sd(spread: dict[str, Any] | None, key: str) -> str:
+    """Mean ± SD over cells: percent for rates, as it is for MIG."""
+    if not spread:
+        return NA
+    if key == "mig":
+        return f"{_num(spread['mean'])} ± {_num(spread['sd'])}"
+    return f"{_pct(spread['mean'], 1)} ± {_pct(spread['sd'], 1)}"
 
 
 def _selection(metrics: dict[str, Any] | None) -> dict[str, Any]:
@@ -593,6 +609,98 @@ class _Builder:
             "figure": self.figure("pretrain_verification", F.pretrain_verification, curves, rocs),
         }
 
+    def study(self) -> dict[str, Any]:
+        summary = _read_json(self.path(STUDY_SUMMARY))
+        if summary is None:
+            return _not_run(f"no {STUDY_SUMMARY} (`make study` runs every fold x seed and compares)")
+        comparisons = summary.get("comparisons") or []
+
+        def interval(c: dict[str, Any], key: str) -> str:
+            found = c.get(key)
+            return NA if not found else " to ".join(_diff(v, c["scale"]) for v in found)
+
+        rows = [
+            {
+                "pair": f"{c['a']} - {c['b']}",
+                "metric": c["label"],
+                "cells": c["cells"],
+                "mean": _diff(c["mean"], c["scale"]),
+                "bootstrap": interval(c, "bootstrap"),
+                "t": interval(c, "t_interval"),
+                "p": _num((c.get("wilcoxon") or {}).get("p")),
+                "p_note": (c.get("wilcoxon") or {}).get("note", ""),
+                "kind": c["interval"],
+                "note": c.get("note", ""),
+            }
+            for c in comparisons
+        ]
+        keys = ("uar", "war", "identity_leakage", "mig")
+        models = [
+            {"model": name, "cells": m.get("cells"), **{k: _mean_sd(m.get(k), k) for k in keys}}
+            for name, m in (summary.get("models") or {}).items()
+        ]
+        cells = [
+            {
+                "model": c["model"],
+                "fold": c["fold"],
+                "seed": c["seed"],
+                **{k: (_num(c[k]) if k == "mig" else _pct(c[k], 1)) if k in c else NA for k in keys},
+            }
+            for c in summary.get("cells") or []
+        ]
+        power = []
+        for c in comparisons:
+            w = c.get("power") or {}
+            if "min_detectable_t" in w:
+                power.append(
+                    {
+                        "pair": f"{c['a']} - {c['b']}",
+                        "cells": w["cells"],
+                        "folds": w["folds"],
+                        "sd": _pct(w["sd_difference"], 1),
+                        "min_t": _pct(w["min_detectable_t"], 1),
+                        "min_boot": _pct(w.get("min_detectable_bootstrap"), 1),
+                        "target": _pct(w["target"], 0),
+                        "cells_needed": w["cells_for_target"],
+                        "seeds_needed": w["seeds_for_target"],
+                        "too_small": w["min_detectable_t"] > w["target"],
+                    }
+                )
+            elif w:
+                power.append({"pair": f"{c['a']} - {c['b']}", "note": w.get("note", "")})
+        result: dict[str, Any] = {
+            "ran": True,
+            "rule": summary.get("rule", ""),
+            "verdicts": summary.get("verdicts") or [],
+            "seeds": summary.get("seeds"),
+            "folds": summary.get("folds"),
+            "bootstrap": summary.get("bootstrap") or {},
+            "rows": rows,
+            "models": models,
+            "cells": cells,
+            "power": power,
+            "missing": summary.get("missing") or [],
+        }
+        if comparisons:
+            result["forest"] = self.figure(
+                "study_forest",
+                F.forest,
+                [
+                    {
+                        "label": c["label"],
+                        "pair": f"{c['a']} - {c['b']}",
+                        "mean": c["mean"],
+                        "interval": c["bootstrap"] if c["interval"] == "bootstrap" else c["t_interval"],
+                        "t": c["t_interval"],
+                        "kind": c["interval"],
+                        "scale": c["scale"],
+                        "better": c["verdict"]["better"] is not None,
+                    }
+                    for c in comparisons
+                ],
+            )
+        return result
+
     def data(self) -> dict[str, Any]:
         p = self.params
         result: dict[str, Any] = {"ran": False, "kinds": []}
@@ -809,6 +917,7 @@ def collect(root: Path, params: Params) -> tuple[dict[str, Any], dict[str, bytes
         "ifdd": builder.section("ifdd", builder.ifdd),
         "dicefer": builder.section("dicefer", builder.dicefer),
         "pretrain": builder.section("pretrain", builder.pretrain),
+        "study": builder.section("study", builder.study),
         "data": builder.section("data", builder.data),
         "bench": builder.section("bench", builder.bench),
         "literature": LITERATURE,

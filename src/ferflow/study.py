@@ -1,0 +1,104 @@
+"""The cells of a study and the parameters each trains with, shared by Snakemake and `summarize-study`.
+
+A study (`study` in `params.yaml`) trains every compared model on every (fold, seed) cell: the IFDD variants
+on the video dataset's folds, and each DICE-FER setting as DICE-FER and as its baseline on the image dataset's
+fixed split (fold 0). A cell's parameters are its section with the study's overrides merged in and the cell's
+seed set, and nothing else of the study: adding a seed, a fold or another setting leaves every other cell's
+parameters, and so its finished results, alone. Light imports only: Snakemake loads this at parse time.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Literal
+
+from ferflow.config import DiceFerParams, IFDDParams, Params, merge_overrides
+from ferflow.data import adapters
+
+ROOT = "results/study"
+IFDD_CELL = ROOT + "/ifdd/{variant}/seed_{seed}/fold_{fold}"
+DICEFER_CELL = ROOT + "/dicefer/{setting}/{model}/seed_{seed}"
+DICEFER_MODELS = ("dicefer", "baseline")
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One trained and evaluated model: `model` is an IFDD variant or ``dicefer``/``baseline``."""
+
+    family: Literal["ifdd", "dicefer"]
+    model: str
+    setting: str  # the DICE-FER setting; "" for IFDD
+    seed: int
+    fold: int  # 0: a dataset with one fixed split
+
+    @property
+    def folder(self) -> str:
+        if self.family == "ifdd":
+            return IFDD_CELL.format(variant=self.model, seed=self.seed, fold=self.fold)
+        return DICEFER_CELL.format(setting=self.setting, model=self.model, seed=self.seed)
+
+    @property
+    def name(self) -> str:
+        """The model this cell is a run of: the variant, or ``<model>[<setting>]`` for DICE-FER."""
+        return self.model if self.family == "ifdd" else f"{self.model}[{self.setting}]"
+
+
+def study_folds(params: Params) -> list[int]:
+    """The folds a study's IFDD cells use: `study.folds`, else every fold of the video dataset (0: one)."""
+    if params.study.folds:
+        return list(params.study.folds)
+    video = params.data.video.dataset
+    return [fold or 0 for fold in adapters.iter_folds("synthetic_video" if video == "synthetic" else video)]
+
+
+def cells(params: Params) -> list[Cell]:
+    """Every cell of the study, IFDD first."""
+    s = params.study
+    found = [
+        Cell("ifdd", variant, "", seed, fold)
+        for variant in s.ifdd.variants
+        for seed in s.seeds
+        for fold in study_folds(params)
+    ]
+    found += [
+        Cell("dicefer", model, setting, seed, 0)
+        for setting in s.dicefer.settings
+        for model in DICEFER_MODELS
+        for seed in s.seeds
+    ]
+    return found
+
+
+def ifdd_params(params: Params, variant: str, seed: int) -> IFDDParams:
+    """The `ifdd` section one IFDD cell trains with.
+
+    `variants` is the study's list (the trainer checks `ifdd.model`'s keys against it), `folds` is left to
+    the cell's fold, and `init_backbone_from` keeps this variant's entry with ``{seed}`` filled in (its
+    ``{fold}`` is the trainer's).
+    """
+    raw = merge_overrides(params.ifdd.model_dump(mode="json"), params.study.ifdd.overrides)
+    source = raw["init_backbone_from"].get(variant)
+    raw |= {
+        "variants": sorted(params.study.ifdd.variants),
+        "folds": None,
+        "init_backbone_from": {variant: source.replace("{seed}", str(seed))} if source else {},
+        "train": {**raw["train"], "seed": seed},
+    }
+    return IFDDParams.model_validate(raw)
+
+
+def dicefer_params(params: Params, setting: str, seed: int) -> DiceFerParams:
+    """The `dicefer` section a DICE-FER setting's cells (DICE-FER and baseline) train with."""
+    raw = merge_overrides(params.dicefer.model_dump(mode="json"), params.study.dicefer.settings[setting])
+    raw["runtime"] = {**raw["runtime"], "seed": seed}
+    return DiceFerParams.model_validate(raw)
+
+
+def cell_params_json(params: Params, cell: Cell) -> str:
+    """A cell's parameters as the CLI's `--params-json`: its one section, nothing else."""
+    if cell.family == "ifdd":
+        section = ifdd_params(params, cell.model, cell.seed)
+    else:
+        section = dicefer_params(params, cell.setting, cell.seed)
+    return json.dumps({cell.family: section.model_dump(mode="json")}, sort_keys=True)

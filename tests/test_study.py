@@ -1,0 +1,113 @@
+"""The study grid: its cells and their parameters, the Snakemake plan, and (slow) a real run that is then
+extended by a seed and a fold without re-running any finished cell."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+from test_workflow import TINY_PARAMS, snakemake
+
+from ferflow.config import validate_params
+from ferflow.study import Cell, cell_params_json, cells, study_folds
+
+STUDY = {"seeds": [0], "folds": [1], "dicefer": {"settings": {"demo": {}}, "compare": []}}
+
+
+def _params(**study):
+    return validate_params(
+        {"synthetic": {"size": "tiny"}, "ifdd": {"train": {"lr": 0.002}}, "study": {**STUDY, **study}}
+    )
+
+
+def test_cells_cover_the_grid():
+    params = _params(
+        seeds=[0, 1], folds=None, dicefer={"settings": {"a": {}, "b": {}}, "compare": [["a", "b"]]}
+    )
+    assert study_folds(params) == [1, 2, 3, 4, 5]  # the benchmark's folds, like DFEW's
+    found = cells(params)
+    assert sum(c.family == "ifdd" for c in found) == 2 * 2 * 5
+    assert sum(c.family == "dicefer" for c in found) == 2 * 2 * 2
+    assert Cell("dicefer", "baseline", "b", 1, 0).folder == "results/study/dicefer/b/baseline/seed_1"
+    assert found[0].folder == "results/study/ifdd/ifdd_mobilenetv2/seed_0/fold_1"
+
+
+def test_a_cell_trains_with_its_section_its_seed_and_the_overrides():
+    params = _params(
+        ifdd={"overrides": {"train": {"epochs": 3}, "model": {"width_mult": 0.35}}},
+        dicefer={"settings": {"paper": {"delta": 0.1, "runtime": {"threads": 1}}}, "compare": []},
+    )
+    ifdd = json.loads(cell_params_json(params, Cell("ifdd", "ifdd_mobilenetv2", "", 2, 1)))
+    assert set(ifdd) == {"ifdd"}
+    train = ifdd["ifdd"]["train"]
+    assert (train["seed"], train["epochs"], train["lr"]) == (2, 3, 0.002)
+    assert ifdd["ifdd"]["model"]["width_mult"] == 0.35
+    dicefer = json.loads(cell_params_json(params, Cell("dicefer", "baseline", "paper", 1, 0)))
+    assert dicefer["dicefer"]["delta"] == 0.1 and dicefer["dicefer"]["runtime"]["seed"] == 1
+    assert dicefer["dicefer"]["runtime"]["threads"] == 1  # merged, not replaced
+    assert validate_params(json.loads(cell_params_json(params, Cell("ifdd", "ifdd_mobilenetv2", "", 2, 1))))
+
+
+def test_growing_the_study_leaves_every_cell_params_alone():
+    """Snakemake re-runs a job whose params changed: seeds, folds, settings and pairs must not touch them."""
+    small = _params()
+    grown = _params(
+        seeds=[0, 1, 2],
+        folds=[1, 2],
+        dicefer={"settings": {"demo": {}, "paper": {"delta": 0.1}}, "compare": [["paper", "demo"]]},
+        bootstrap={"resamples": 500},
+    )
+    for cell in cells(small):
+        assert cell in cells(grown)
+        assert cell_params_json(small, cell) == cell_params_json(grown, cell), cell
+
+
+@pytest.fixture
+def study_project(tmp_path) -> Path:
+    study = yaml.safe_dump({"study": STUDY}, default_flow_style=None)
+    (tmp_path / "params.yaml").write_text(f"synthetic:\n  size: tiny\n  seed: 1\n{TINY_PARAMS}{study}")
+    return tmp_path
+
+
+def _planned(project: Path, *args: str) -> dict[str, int]:
+    result = snakemake(project, "study", "-n", "--cores", "2", "--quiet", "rules", *args)
+    assert result.returncode == 0, result.stderr
+    return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", result.stdout, re.M)}
+
+
+def _grow(project: Path) -> None:
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["study"] |= {"seeds": [0, 1], "folds": [1, 2]}
+    (project / "params.yaml").write_text(yaml.safe_dump(params))
+
+
+def test_study_target_plans_every_cell(study_project):
+    planned = _planned(study_project)
+    assert planned["study_train_ifdd"] == planned["study_evaluate_ifdd"] == 2
+    assert planned["study_train_dicefer"] == planned["study_evaluate_dicefer"] == 2
+    assert planned["study"] == 1 and "train_ifdd" not in planned  # the demo's own jobs are not needed
+    _grow(study_project)
+    assert _planned(study_project)["study_train_ifdd"] == 2 * 2 * 2
+
+
+@pytest.mark.slow
+def test_study_runs_then_a_new_seed_and_fold_reuse_every_finished_cell(study_project):
+    result = snakemake(study_project, "study", "--cores", "2")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads((study_project / "results" / "study" / "summary.json").read_text())
+    assert not summary["missing"] and len(summary["cells"]) == 4
+    uar = next(c for c in summary["comparisons"] if c["family"] == "ifdd" and c["metric"] == "uar")
+    assert uar["cells"] == 1 and uar["bootstrap"] is not None and uar["t_interval"] is None
+    log = (study_project / "logs" / "study" / "summarize.log").read_text()
+    assert "Verdict rule: A model is called better only when" in log and "UAR, ifdd_mobilenetv2 vs" in log
+    assert (study_project / "results" / "study" / "cells.tsv").is_file()
+
+    _grow(study_project)
+    dry = snakemake(study_project, "study", "-n", "--cores", "2")
+    assert dry.returncode == 0, dry.stderr
+    planned = set(re.findall(r"results/study/\S+/model\.pt", dry.stdout))
+    assert len(planned) == 2 * 3 + 2  # IFDD: 2 variants x 3 new cells; DICE-FER: 2 models x 1 new seed
+    assert not any("seed_0/fold_1/" in p or p.endswith("seed_0/model.pt") for p in planned), planned

@@ -1,0 +1,123 @@
+# A study (`snakemake study`): every compared model on every (fold, seed) cell, as ordinary train/evaluate
+# jobs, then the statistics. A cell's params are its own section only (ferflow.study), so adding seeds,
+# folds or settings reuses every finished cell; an interrupted cell resumes from its checkpoint.
+STUDY_CELLS = S.cells(PARAMS)
+STUDY_SOURCES = package_sources("config.py", "cli.py", "study.py", "evaluate/stats.py")
+
+
+rule study_train_ifdd:
+    input:
+        store=store_path("clips"),
+        sources=IFDD_SOURCES,
+        init=study_init_input,
+    output:
+        f"{S.IFDD_CELL}/model.pt",
+    wildcard_constraints:
+        variant=r"[^/]+",
+        seed=r"\d+",
+        fold=r"\d+",
+    params:
+        cli=FERFLOW,
+        json=study_cell_json,
+        folder=lambda wildcards, output: os.path.dirname(output[0]),
+    resources:
+        gpu=lambda wildcards: study_cell_section(wildcards).train.gpus,
+    threads: max(1, workflow.cores // 2)
+    log:
+        "logs/study/train_ifdd_{variant}_seed{seed}_fold{fold}.log",
+    benchmark:
+        "logs/benchmarks/study/train_ifdd_{variant}_seed{seed}_fold{fold}.tsv"
+    shell:
+        "{params.cli} gpu-run --gpus {resources.gpu} -- train-ifdd --params-json {params.json:q} "
+        "--store {input.store} --variant {wildcards.variant} --fold {wildcards.fold} "
+        "--out {params.folder} --threads {threads} > {log} 2>&1"
+
+
+rule study_evaluate_ifdd:
+    input:
+        model=f"{S.IFDD_CELL}/model.pt",
+        store=store_path("clips"),
+        sources=IFDD_SOURCES,
+    output:
+        metrics=f"{S.IFDD_CELL}/eval/metrics.json",
+        predictions=f"{S.IFDD_CELL}/eval/predictions.csv",
+    wildcard_constraints:
+        variant=r"[^/]+",
+        seed=r"\d+",
+        fold=r"\d+",
+    params:
+        cli=FERFLOW,
+        folder=lambda wildcards, output: os.path.dirname(output.metrics),
+    log:
+        "logs/study/evaluate_ifdd_{variant}_seed{seed}_fold{fold}.log",
+    shell:
+        "{params.cli} evaluate-ifdd --model {input.model} --store {input.store} --out {params.folder} "
+        "> {log} 2>&1"
+
+
+rule study_train_dicefer:
+    input:
+        store=store_path("images"),
+        sources=DICEFER_SOURCES,
+        init=study_init_input,
+    output:
+        f"{S.DICEFER_CELL}/model.pt",
+    wildcard_constraints:
+        setting=r"[^/]+",
+        model="dicefer|baseline",
+        seed=r"\d+",
+    params:
+        cli=FERFLOW,
+        json=study_cell_json,
+        folder=lambda wildcards, output: os.path.dirname(output[0]),
+    resources:
+        gpu=lambda wildcards: study_cell_section(wildcards).runtime.gpus,
+    threads: max(1, workflow.cores // 2)
+    log:
+        "logs/study/train_dicefer_{setting}_{model}_seed{seed}.log",
+    benchmark:
+        "logs/benchmarks/study/train_dicefer_{setting}_{model}_seed{seed}.tsv"
+    shell:
+        "{params.cli} gpu-run --gpus {resources.gpu} -- train-dicefer --params-json {params.json:q} "
+        "--model {wildcards.model} --store {input.store} --out {params.folder} --threads {threads} > {log} 2>&1"
+
+
+rule study_evaluate_dicefer:
+    input:
+        model=f"{S.DICEFER_CELL}/model.pt",
+        store=store_path("images"),
+        sources=DICEFER_SOURCES,
+    output:
+        metrics=f"{S.DICEFER_CELL}/eval/metrics.json",
+        predictions=f"{S.DICEFER_CELL}/eval/predictions.csv",
+    wildcard_constraints:
+        setting=r"[^/]+",
+        model="dicefer|baseline",
+        seed=r"\d+",
+    params:
+        cli=FERFLOW,
+        json=study_cell_json,
+        folder=lambda wildcards, output: os.path.dirname(output.metrics),
+    log:
+        "logs/study/evaluate_dicefer_{setting}_{model}_seed{seed}.log",
+    shell:
+        "{params.cli} evaluate-dicefer --params-json {params.json:q} --model {input.model} "
+        "--store {input.store} --out {params.folder} > {log} 2>&1"
+
+
+rule study:
+    input:
+        metrics=[f"{cell.folder}/eval/metrics.json" for cell in STUDY_CELLS],
+        predictions=[f"{cell.folder}/eval/predictions.csv" for cell in STUDY_CELLS],
+        sources=STUDY_SOURCES,
+    output:
+        summary=f"{S.ROOT}/summary.json",
+        table=f"{S.ROOT}/cells.tsv",
+    params:
+        cli=FERFLOW,
+        json=params_json("study", "data"),
+    log:
+        "logs/study/summarize.log",
+    shell:
+        "{params.cli} summarize-study --params-json {params.json:q} --root . --out {output.summary} "
+        "--table {output.table} > {log} 2>&1"

@@ -27,7 +27,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -302,10 +302,12 @@ def _start(p: DiceFerParams) -> Runtime:
     runtime = setup_runtime(rt.device, rt.amp)
     if runtime.distributed:
         teardown_runtime(runtime)
-        raise RuntimeError(
-            "DICE-FER and its baseline train on one device; set dicefer.runtime.gpus to 1 "
-            f"(this run was started as {runtime.world_size} processes)"
-        )
+        if runtime.world_size > 1:
+            raise RuntimeError(
+                "DICE-FER and its baseline train on one device; set dicefer.runtime.gpus to 1 "
+                f"(this run was started as {runtime.world_size} processes)"
+            )
+        runtime = replace(runtime, in_group=False)  # a one-process torchrun: a plain run
     if rt.threads:
         torch.set_num_threads(rt.threads)
     seed_everything(rt.seed)

@@ -226,6 +226,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
             device=args.device,
             compile=args.compile,
             model_kwargs=kwargs,
+            phases=args.phases,
         )
     print(json.dumps(result, indent=2))
     return 0
@@ -418,6 +419,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--variant", default="ifdd_mvit", help="feed: the model trained (default: %(default)s)"
     )
     bench.add_argument("--compile", action="store_true", help="models, feed: torch.compile the models")
+    bench.add_argument(
+        "--phases", nargs="+", default=["train", "inference"], choices=("train", "inference"), help="models"
+    )
     bench.add_argument("--families", nargs="+", default=["mobilenetv2"], choices=("mobilenetv2", "mvit"))
     bench.add_argument("--batch", type=int, default=8)
     bench.add_argument("--img-size", type=int, default=112)

@@ -98,6 +98,7 @@ def bench_models(
     amp: bool = True,
     compile: bool = False,
     model_kwargs: dict[str, Any] | None = None,
+    phases: Sequence[str] = ("train", "inference"),
 ) -> dict[str, Any]:
     """Train and inference clips/s of each IFDD variant and its baseline, interleaved step by step.
 
@@ -110,6 +111,7 @@ def bench_models(
         amp: bf16 autocast on CUDA.
         compile: `torch.compile` both models (compiled in the untimed warm-up round).
         model_kwargs: extra factory arguments (e.g. width_mult) for both models of a family.
+        phases: what to time, "train" and/or "inference" (each compiles its own graph).
     """
     dev = bench_device(device)
     dtype = torch.bfloat16 if amp and dev.type == "cuda" else None
@@ -134,6 +136,8 @@ def bench_models(
             for name in (ifdd, baseline)
         }
         for phase, k in (("train", 0), ("inference", 1)):
+            if phase not in phases:
+                continue
             times, _ = interleaved_times({name: f[k] for name, f in fns.items()}, steps, repeats)
             result.setdefault(family, {})[phase] = {
                 f"{ifdd}_clips_per_s": rate(batch * steps, times[ifdd]),

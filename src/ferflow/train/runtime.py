@@ -72,7 +72,10 @@ def setup_runtime(device: str = "auto", amp: bool = True) -> Runtime:
     # torchrun sets both; a one-process torchrun run joins its group too (DDP, NCCL), as a larger one does.
     launched = "WORLD_SIZE" in os.environ and "MASTER_ADDR" in os.environ
     if (world_size > 1 or launched) and not dist.is_initialized():
-        dist.init_process_group("nccl" if dev.type == "cuda" else "gloo", rank=rank, world_size=world_size)
+        backend = "nccl" if dev.type == "cuda" else "gloo"
+        dist.init_process_group(backend, rank=rank, world_size=world_size)
+        if rank == 0:
+            print(f"process group: {backend}, {world_size} process(es), rank 0 on {dev}", flush=True)
     amp_dtype = torch.bfloat16 if amp and dev.type == "cuda" else None
     return Runtime(dev, rank, world_size, amp_dtype, dist.is_available() and dist.is_initialized())
 

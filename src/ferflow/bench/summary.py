@@ -131,7 +131,7 @@ def render(summary: dict[str, Any]) -> str:
             f"cuda-tests: {tests['passed']} passed, {tests['failed']} failed, {tests['skipped']} skipped"
         )
         lines += [f"  FAILED {f['test']}: {f['message'][:120]}" for f in tests["failures"]]
-        lines += [f"  skipped {n}: {reason[:120]}" for reason, n in tests["skip_reasons"].items()]
+        lines += [f"  skipped {n}: {reason[:170]}" for reason, n in tests["skip_reasons"].items()]
     b = summary["benchmarks"]
     lines += _models_lines("models", b["models"])
     lines += _models_lines("models, compiled", b["models_compiled"])

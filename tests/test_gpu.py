@@ -31,19 +31,19 @@ def test_two_jobs_get_different_devices(fake_gpus):
     got = sorted(queue.get(timeout=20) for _ in jobs)
     for job in jobs:
         job.join()
-    assert got == [[0], [1]]
+    assert got == [["0"], ["1"]]
 
 
 def test_third_job_waits_until_a_slot_frees(fake_gpus):
     with gpu.gpu_slots(2, fake_gpus) as ids:
-        assert ids == [0, 1]
+        assert ids == ["0", "1"]
         with (
             pytest.raises(TimeoutError, match="no 1 free GPU slot"),
             gpu.gpu_slots(1, fake_gpus, timeout=0.2, poll=0.05),
         ):
             pass
     with gpu.gpu_slots(1, fake_gpus, timeout=1) as ids:
-        assert ids == [0]
+        assert ids == ["0"]
 
 
 def test_killed_job_frees_its_slot(fake_gpus):
@@ -51,11 +51,11 @@ def test_killed_job_frees_its_slot(fake_gpus):
     queue = ctx.Queue()
     job = ctx.Process(target=_hold, args=(fake_gpus, 2, queue, 60))
     job.start()
-    assert queue.get(timeout=20) == [0, 1]
+    assert queue.get(timeout=20) == ["0", "1"]
     os.kill(job.pid, signal.SIGKILL)
     job.join()
     with gpu.gpu_slots(2, fake_gpus, timeout=5, poll=0.05) as ids:
-        assert ids == [0, 1]
+        assert ids == ["0", "1"]
 
 
 def test_no_gpu_means_cpu(tmp_path, monkeypatch):
@@ -70,8 +70,20 @@ def test_stands_aside_under_slurm(tmp_path, monkeypatch):
     monkeypatch.setenv("SLURM_JOB_ID", "123")
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "3")
     with gpu.gpu_slots(1, tmp_path) as ids:
-        assert ids == [3]
+        assert ids == ["3"]
     assert not list(tmp_path.glob("*.lock"))
+
+
+def test_an_inherited_device_set_is_kept(tmp_path, monkeypatch, capfd):
+    """With CUDA_VISIBLE_DEVICES=2,GPU-abc set outside, jobs get those entries, never positions 0 and 1."""
+    monkeypatch.delenv("FERFLOW_GPU_IDS", raising=False)
+    monkeypatch.delenv("SLURM_JOB_ID", raising=False)
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "2,GPU-abc")
+    with gpu.gpu_slots(2, tmp_path) as ids:
+        assert ids == ["2", "GPU-abc"]
+    monkeypatch.setattr(gpu, "LOCK_DIR", tmp_path)
+    assert gpu.run_stage(1, ["--version"]) == 0
+    assert "devices [2]" in capfd.readouterr().out
 
 
 def test_run_stage_sets_visible_devices(fake_gpus, monkeypatch, capfd):

@@ -222,7 +222,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     from ferflow.predict import ModelFileError, NoFaceError, predict
 
     try:
-        result = predict(args.media, args.checkpoint, args.upsample)
+        result = predict(args.media, args.checkpoint, args.upsample, args.device)
     except (MediaError, NoFaceError, ModelFileError) as err:
         print(f"ferflow: {err}", file=sys.stderr)
         return 1
@@ -248,8 +248,28 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     if args.what == "data":
         from ferflow.bench.data import bench_data
 
+        workers = 2 if args.workers is None else args.workers
         with tempfile.TemporaryDirectory(prefix="ferflow-bench-") as work:
-            result = bench_data(args.out, Path(args.workdir or work), quick=args.quick, workers=args.workers)
+            result = bench_data(args.out, Path(args.workdir or work), quick=args.quick, workers=workers)
+    elif args.what == "feed":
+        from ferflow.bench.feed import bench_feed
+
+        result = bench_feed(
+            args.out,
+            variant=args.variant,
+            batch=args.batch,
+            num_frames=args.num_frames,
+            img_size=args.img_size,
+            workers=args.workers,
+            store_clips=4 * args.batch if args.quick else 128,
+            epochs=1 if args.quick else 2,
+            steps=2 if args.quick else 4,
+            repeats=2 if args.quick else 3,
+            device=args.device,
+            compile=args.compile,
+            model_kwargs=json.loads(args.model_kwargs) if args.model_kwargs else {},
+            workdir=args.workdir,
+        )
     elif args.what == "dicefer":
         from ferflow.bench.dicefer import bench_dicefer
 
@@ -275,7 +295,9 @@ def _cmd_bench(args: argparse.Namespace) -> int:
             steps=2 if args.quick else 4,
             repeats=2 if args.quick else 3,
             device=args.device,
+            compile=args.compile,
             model_kwargs=kwargs,
+            phases=args.phases,
         )
     print(json.dumps(result, indent=2))
     return 0
@@ -510,6 +532,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     predict.add_argument("--json", action="store_true", help="print JSON")
     predict.add_argument("--upsample", type=int, default=1, help="dlib HOG upsampling")
+    predict.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:N or auto")
     predict.set_defaults(func=_cmd_predict)
 
     bench = stages.add_parser(
@@ -518,14 +541,26 @@ def build_parser() -> argparse.ArgumentParser:
         description="data: extraction vs naive decoding, alignment frames/s, DataLoader clips/s. models: "
         "training and inference clips/s of IFDD and its backbone alone, interleaved. dicefer: training "
         "pairs/s (stage 1) and images/s (stages 2-3, baseline), inference images/s, at the `dicefer` "
-        "parameters' image size.",
+        "parameters' image size. feed: the DataLoader's clips/s against one model's training clips/s, with "
+        "the augmentation in the loader and on the device (ifdd.augment.where).",
     )
     _add_params_options(bench)
-    bench.add_argument("what", choices=("data", "models", "dicefer"))
+    bench.add_argument("what", choices=("data", "models", "dicefer", "feed"))
     bench.add_argument("--out", type=Path, required=True, help="JSON file for the figures")
     bench.add_argument("--quick", action="store_true", help="small sizes (seconds)")
-    bench.add_argument("--workers", type=int, default=2, help="data: DataLoader workers")
-    bench.add_argument("--workdir", type=Path, help="data: folder for generated media (default: temporary)")
+    bench.add_argument(
+        "--workers", type=int, help="DataLoader workers (data: default 2; feed: default every usable core)"
+    )
+    bench.add_argument(
+        "--workdir", type=Path, help="data, feed: folder for generated data (default: temporary)"
+    )
+    bench.add_argument(
+        "--variant", default="ifdd_mvit", help="feed: the model trained (default: %(default)s)"
+    )
+    bench.add_argument("--compile", action="store_true", help="models, feed: torch.compile the models")
+    bench.add_argument(
+        "--phases", nargs="+", default=["train", "inference"], choices=("train", "inference"), help="models"
+    )
     bench.add_argument("--families", nargs="+", default=["mobilenetv2"], choices=("mobilenetv2", "mvit"))
     bench.add_argument("--batch", type=int, default=8)
     bench.add_argument("--img-size", type=int, default=112)

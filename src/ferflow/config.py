@@ -154,6 +154,9 @@ class AugmentParams(_Section):
     scale: IntensityRange = IntensityRange(low=0.5, high=1.0)  # RandomResizedCrop area range
     flip: Fraction = 0.5
     jitter: Annotated[float, Field(ge=0.0, le=1.0)] = 0.4  # brightness, contrast and saturation
+    # loader: per clip in the DataLoader workers (CPU); device: batched on the training device (the GPU),
+    # the same distributions, the loader then only reads and resizes (for when it cannot keep up)
+    where: Literal["loader", "device"] = "loader"
 
 
 class MixupParams(_Section):

@@ -21,14 +21,20 @@ from pathlib import Path
 LOCK_DIR = Path(os.environ.get("FERFLOW_GPU_LOCK_DIR", "/tmp/ferflow-gpu-locks"))
 
 
-def available_gpus() -> list[int]:
-    """Device ids this machine offers: `FERFLOW_GPU_IDS` if set (e.g. "0,1"), else what CUDA sees."""
-    listed = os.environ.get("FERFLOW_GPU_IDS")
-    if listed is not None:
-        return [int(i) for i in listed.split(",") if i.strip()]
+def _listed(value: str) -> list[str]:
+    return [i.strip() for i in value.split(",") if i.strip()]
+
+
+def available_gpus() -> list[str]:
+    """Device ids this machine offers, as `CUDA_VISIBLE_DEVICES` entries: `FERFLOW_GPU_IDS` if set (e.g.
+    "0,1"), else the entries of an inherited `CUDA_VISIBLE_DEVICES` (indices or UUIDs: a job must stay inside
+    that set, so it gets the entry itself, not its position), else every device CUDA sees."""
+    for name in ("FERFLOW_GPU_IDS", "CUDA_VISIBLE_DEVICES"):
+        if name in os.environ:
+            return _listed(os.environ[name])
     import torch
 
-    return list(range(torch.cuda.device_count()))
+    return [str(i) for i in range(torch.cuda.device_count())]
 
 
 def under_slurm() -> bool:
@@ -38,13 +44,13 @@ def under_slurm() -> bool:
 @contextlib.contextmanager
 def gpu_slots(
     count: int, lock_dir: Path = LOCK_DIR, timeout: float = 24 * 3600, poll: float = 2.0
-) -> Iterator[list[int]]:
+) -> Iterator[list[str]]:
     """Hold `count` free device ids for the duration of the block (fewer when the machine has fewer).
 
     Yields the ids; an empty list means "run on the CPU". Under SLURM, yields the devices SLURM assigned.
     """
     if under_slurm():
-        yield [int(i) for i in os.environ["CUDA_VISIBLE_DEVICES"].split(",") if i.strip()]
+        yield _listed(os.environ["CUDA_VISIBLE_DEVICES"])
         return
     ids = available_gpus()
     count = min(count, len(ids))
@@ -54,7 +60,7 @@ def gpu_slots(
     lock_dir.mkdir(parents=True, exist_ok=True)
     deadline = time.monotonic() + timeout
     while True:
-        held: list[tuple[int, int]] = []
+        held: list[tuple[str, int]] = []
         for gpu in ids:
             fd = os.open(lock_dir / f"gpu{gpu}.lock", os.O_CREAT | os.O_RDWR, 0o666)
             try:
@@ -86,7 +92,7 @@ def run_stage(count: int, stage_args: list[str]) -> int:
     with gpu_slots(count, LOCK_DIR) as ids:
         env = dict(os.environ)
         if not under_slurm():
-            env["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, ids))
+            env["CUDA_VISIBLE_DEVICES"] = ",".join(ids)
         if len(ids) > 1:
             cmd = [
                 sys.executable,

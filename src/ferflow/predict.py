@@ -34,6 +34,7 @@ from ferflow.data.records import IMAGE_EXTENSIONS
 from ferflow.data.store import Store
 from ferflow.models import model_from_saved
 from ferflow.train.checkpoint import load_checkpoint
+from ferflow.train.runtime import setup_runtime
 
 __all__ = [
     "ModelFileError",
@@ -84,8 +85,10 @@ def is_image(path: str | Path) -> bool:
         return False
 
 
-def _load(model_path: Path, media: Path, wanted: Media) -> tuple[torch.nn.Module, dict[str, Any]]:
-    """The trained model for `media`, after checking the file holds a model of the right kind."""
+def _load(
+    model_path: Path, media: Path, wanted: Media, device: str
+) -> tuple[torch.nn.Module, dict[str, Any], torch.device]:
+    """The trained model for `media` on `device`, after checking the file holds a model of the right kind."""
     try:
         saved = load_checkpoint(model_path)
     except (FileNotFoundError, ValueError) as err:
@@ -107,20 +110,24 @@ def _load(model_path: Path, media: Path, wanted: Media) -> tuple[torch.nn.Module
         media_kind = "a still image" if wanted == "image" else "not an image, so read as a video"
         raise ModelFileError(f"{media}: {media_kind}, but {model_path} holds {held}; {hint}")
     try:
-        return model_from_saved(saved), saved
+        model = model_from_saved(saved)
     except ValueError as err:
         raise ModelFileError(f"{model_path}: {err}") from None
+    dev = setup_runtime(device, amp=False).device
+    return model.to(dev), saved, dev
 
 
-def predict(media: Path, model_path: Path, upsample: int = 1) -> dict[str, Any]:
+def predict(media: Path, model_path: Path, upsample: int = 1, device: str = "cpu") -> dict[str, Any]:
     """`predict_image` for a still image, `predict_video` otherwise."""
-    return (predict_image if is_image(media) else predict_video)(Path(media), Path(model_path), upsample)
+    path = Path(media)
+    return (predict_image if is_image(path) else predict_video)(path, Path(model_path), upsample, device)
 
 
 @torch.no_grad()
-def predict_video(video: Path, model_path: Path, upsample: int = 1) -> dict[str, Any]:
-    """Class probabilities for one video, with how many sampled frames had a detected face."""
-    model, saved = _load(Path(model_path), Path(video), "video")
+def predict_video(video: Path, model_path: Path, upsample: int = 1, device: str = "cpu") -> dict[str, Any]:
+    """Class probabilities for one video, with how many sampled frames had a detected face; the model runs
+    on `device` ("cpu", "cuda", "cuda:N" or "auto")."""
+    model, saved, dev = _load(Path(model_path), Path(video), "video", device)
     num_frames, img_size = saved["kwargs"]["num_frames"], saved["kwargs"]["img_size"]
     crop = saved["data"]["shape"][2]  # the aligned size the model was trained from (N x T x S x S x 3)
     backend = saved["data"]["align_backend"] or "dlib"
@@ -129,13 +136,14 @@ def predict_video(video: Path, model_path: Path, upsample: int = 1) -> dict[str,
     if aligned.frames is None:
         raise NoFaceError(f"{video}: no face found in any of the {len(clip.frames)} sampled frames")
     x = clip_tensor(aligned.frames, eval_transform(img_size))[None]
-    probs = torch.softmax(model(x), dim=1)[0].tolist()
-    return {"video": str(video), **_result(saved, probs, aligned.detected, backend)}
+    probs = torch.softmax(model(x.to(dev)).float(), dim=1)[0].tolist()
+    return {"video": str(video), **_result(saved, probs, aligned.detected, backend), "device": str(dev)}
 
 
 @torch.no_grad()
-def predict_image(image: Path, model_path: Path, upsample: int = 1) -> dict[str, Any]:
-    """Class probabilities for one still image (DICE-FER or baseline model), and whether a face was found.
+def predict_image(image: Path, model_path: Path, upsample: int = 1, device: str = "cpu") -> dict[str, Any]:
+    """Class probabilities for one still image (DICE-FER or baseline model), and whether a face was found;
+    the model runs on `device`.
 
     Raises:
         ModelFileError: `model_path` is not a DICE-FER or baseline model.
@@ -143,7 +151,7 @@ def predict_image(image: Path, model_path: Path, upsample: int = 1) -> dict[str,
         NoFaceError: the detector found no face (dlib-aligned stores only).
     """
     image, model_path = Path(image), Path(model_path)
-    model, saved = _load(model_path, image, "image")
+    model, saved, dev = _load(model_path, image, "image", device)
     frames = read_clip(image, "image").frames  # the data stage's reader: (1, H, W, 3) uint8 RGB
     _check_complete(image)
     crop = saved["data"]["shape"][1]  # the aligned size the model was trained from (N x S x S x 3)
@@ -155,8 +163,8 @@ def predict_image(image: Path, model_path: Path, upsample: int = 1) -> dict[str,
     # same code that fed the model in training and evaluation, over a one-image in-memory store.
     store = Store(image, aligned.frames, [{"label": "0", "identity": ""}], {})
     x = ImageDataset(store, np.zeros(1, np.int64), saved["img_size"]).image(0)[None]
-    probs = torch.softmax(model(x), dim=1)[0].tolist()
-    return {"image": str(image), **_result(saved, probs, aligned.detected, backend)}
+    probs = torch.softmax(model(x.to(dev)).float(), dim=1)[0].tolist()
+    return {"image": str(image), **_result(saved, probs, aligned.detected, backend), "device": str(dev)}
 
 
 def _check_complete(image: Path) -> None:

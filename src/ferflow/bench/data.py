@@ -272,7 +272,7 @@ def bench_alignment(paths: Sequence[Path], s: BenchSettings) -> dict[str, Any]:
 # ------------------------------------------------------------------------------------------- DataLoader
 
 
-def _random_store(root: Path, size: int, s: BenchSettings) -> Path:
+def random_store(root: Path, size: int, s: BenchSettings) -> Path:
     """A store of `store_clips` random uint8 clips (content is irrelevant to augmentation speed); a small
     random pool repeated keeps building it cheap."""
     rng = np.random.default_rng(s.seed)
@@ -333,13 +333,10 @@ def _loader_profile(dataset: ClipDataset, s: BenchSettings) -> dict[str, float]:
     return {k: round(v, 3) for k, v in profile.items()}
 
 
-def bench_loader(root: Path, size: int, s: BenchSettings) -> dict[str, Any]:
-    """Augmented clips/s through a DataLoader over a random store of `size` x `size` clips."""
-    _random_store(root, size, s)
-    torch.manual_seed(s.seed)
-    dataset = ClipDataset(
-        root, np.arange(s.store_clips), num_frames=s.num_frames, size=size, augment=ClipAugment()
-    )
+def time_loader(dataset: ClipDataset, s: BenchSettings) -> tuple[int, float]:
+    """Clips delivered and seconds taken by `s.epochs` epochs of a shuffling DataLoader with `s.workers`
+    persistent workers, after one untimed epoch (worker start-up and the first page-ins: a whole epoch, so
+    that no batch prefetched while warming up is counted; each timed epoch starts from idle workers)."""
     loader = DataLoader(
         dataset,
         batch_size=s.batch_size,
@@ -349,13 +346,22 @@ def bench_loader(root: Path, size: int, s: BenchSettings) -> dict[str, Any]:
         drop_last=True,
         generator=torch.Generator().manual_seed(s.seed),
     )
-    # Warm-up: worker start-up and the first page-ins. A whole epoch, so that no batch prefetched while
-    # warming up is counted; each timed epoch starts from idle workers.
     _drain(loader)
     start = time.perf_counter()
     clips = sum(_drain(loader) for _ in range(s.epochs))
     seconds = time.perf_counter() - start
-    del loader  # ends the persistent workers before the next store is built
+    del loader  # ends the persistent workers (before a next store is built)
+    return clips, seconds
+
+
+def bench_loader(root: Path, size: int, s: BenchSettings) -> dict[str, Any]:
+    """Augmented clips/s through a DataLoader over a random store of `size` x `size` clips."""
+    random_store(root, size, s)
+    torch.manual_seed(s.seed)
+    dataset = ClipDataset(
+        root, np.arange(s.store_clips), num_frames=s.num_frames, size=size, augment=ClipAugment()
+    )
+    clips, seconds = time_loader(dataset, s)
     profile = _loader_profile(dataset, s)
     shutil.rmtree(root)  # large and cheap to rebuild
     return {

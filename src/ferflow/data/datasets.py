@@ -2,22 +2,31 @@
 
 Samples come from memory-mapped uint8 arrays (see `ferflow.data.store`); augmentation uses torchvision's v2
 transforms on a `tv_tensors.Video`, so one draw of crop, flip and colour parameters applies to every frame
-of a clip. All randomness comes from torch's generator, which the DataLoader seeds per worker from the
-trainer's seed, so a resumed run that restores the generator state draws the same samples.
+of a clip. The same augmentation also runs batched on the training device (`ClipAugment.on_batch`, for a
+GPU the loader's workers cannot feed): the loader then only reads and resizes (`ClipDataset(deferred=True)`).
+All randomness comes from torch's generator, which the DataLoader seeds per worker from the trainer's seed,
+so a resumed run that restores the generator state draws the same samples.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch.utils.data import Dataset
 from torchvision import tv_tensors
 from torchvision.transforms import v2
 
 from ferflow.data.store import Store, open_store
+
+#: RandomResizedCrop's default aspect-ratio range (ClipAugment keeps it).
+CROP_RATIO = (3 / 4, 4 / 3)
+#: ITU-R 601 luma weights, as torchvision's rgb_to_grayscale.
+LUMA = (0.2989, 0.587, 0.114)
 
 
 @dataclass(frozen=True)
@@ -26,6 +35,9 @@ class ClipAugment:
 
     `jitter` sets brightness, contrast and saturation; hue is left alone (the recipe's "0.4 each" read as
     the three photometric factors, since a hue shift of 0.4 turns skin blue).
+
+    `build` gives the per-clip transform of a DataLoader worker; `on_batch` draws from the same distributions
+    for a whole batch at once on the training device.
     """
 
     scale: tuple[float, float] = (0.5, 1.0)
@@ -44,10 +56,99 @@ class ClipAugment:
             ]
         )
 
+    def on_batch(self, clips: torch.Tensor) -> torch.Tensor:
+        """Augment a batch of clips where it lies (e.g. on the GPU), one draw per clip for all its frames.
+
+        The parameters follow `build`'s distributions (RandomResizedCrop's box, the flip, ColorJitter's
+        factors and its random order of the three adjustments, each clamped to [0, 1]); they are drawn from
+        torch's CPU generator, so a resumed run that restores it draws the same. Crop, resize and flip are
+        one affine resampling (bilinear) of the clip at its own size: the loader resized it already.
+
+        Args:
+            clips: B x C x T x H x W, uint8 or float in [0, 1].
+
+        Returns:
+            The augmented clips, float32 in [0, 1], same shape and device.
+        """
+        b, c, t, h, w = clips.shape
+        x = clips.float().div_(255.0) if clips.dtype == torch.uint8 else clips.float()
+        top, left, height, width = _crop_boxes(b, h, w, self.scale).unbind(1)
+        flip = torch.rand(b) < self.flip
+        # Output pixel u of W samples input x = left - 1/2 + (u + 1/2) * width / W: in affine_grid's
+        # normalised coordinates (align_corners=False) a scale of width / W and a shift to the box centre.
+        theta = torch.zeros(b, 2, 3, dtype=torch.float64)
+        theta[:, 0, 0] = torch.where(flip, -width / w, width / w)
+        theta[:, 0, 2] = (2 * left + width) / w - 1
+        theta[:, 1, 1] = height / h
+        theta[:, 1, 2] = (2 * top + height) / h - 1
+        frames = x.reshape(b, c * t, h, w)
+        grid = F.affine_grid(theta.to(x.device, torch.float32), list(frames.shape), align_corners=False)
+        # Edge pixels: interpolate within the box, as resizing the cropped clip does (border padding).
+        for axis, start, extent, size in ((0, left, width, w), (1, top, height, h)):
+            low, high = (2 * start + 1) / size - 1, (2 * (start + extent) - 1) / size - 1
+            as_grid = (b, 1, 1)
+            grid[..., axis].clamp_(low.view(as_grid).to(grid), high.view(as_grid).to(grid))
+        x = F.grid_sample(frames, grid, "bilinear", "border", align_corners=False).reshape(b, c, t, h, w)
+        if not self.jitter:
+            return x
+        factors = torch.empty(b, 3).uniform_(max(0.0, 1.0 - self.jitter), 1.0 + self.jitter)
+        order = torch.rand(b, 3).argsort(1)  # a uniformly random permutation per clip
+        return color_jitter(x, factors, order)
+
+
+def _crop_boxes(n: int, height: int, width: int, scale: tuple[float, float]) -> torch.Tensor:
+    """`n` boxes (top, left, height, width) drawn as v2.RandomResizedCrop draws one: up to 10 tries of an
+    area share in `scale` and a log-uniform aspect in `CROP_RATIO`, rounded, the first that fits, else the
+    centred box of the clamped aspect; the corner uniform over the positions that fit."""
+    tries = 10
+    area = height * width * torch.empty(n, tries, dtype=torch.float64).uniform_(*scale)
+    low, high = math.log(CROP_RATIO[0]), math.log(CROP_RATIO[1])
+    aspect = torch.exp(torch.empty(n, tries, dtype=torch.float64).uniform_(low, high))
+    w = torch.sqrt(area * aspect).round()  # round half to even, as Python's round
+    h = torch.sqrt(area / aspect).round()
+    fits = (w > 0) & (w <= width) & (h > 0) & (h <= height)
+    first = fits.to(torch.uint8).argmax(1, keepdim=True)  # the first try that fits
+    w, h = w.gather(1, first)[:, 0], h.gather(1, first)[:, 0]
+    ratio = width / height
+    if ratio < CROP_RATIO[0]:
+        fallback = (float(round(width / CROP_RATIO[0])), float(width))
+    elif ratio > CROP_RATIO[1]:
+        fallback = (float(height), float(round(height * CROP_RATIO[1])))
+    else:
+        fallback = (float(height), float(width))
+    none = ~fits.any(1)
+    h, w = torch.where(none, fallback[0], h), torch.where(none, fallback[1], w)
+    corner = torch.rand(n, 2, dtype=torch.float64)
+    top = torch.where(none, ((height - h) / 2).floor(), (corner[:, 0] * (height - h + 1)).floor())
+    left = torch.where(none, ((width - w) / 2).floor(), (corner[:, 1] * (width - w + 1)).floor())
+    return torch.stack([top, left, h, w], 1)
+
+
+def color_jitter(x: torch.Tensor, factors: torch.Tensor, order: torch.Tensor) -> torch.Tensor:
+    """torchvision's brightness, contrast and saturation adjustments of a B x C x T x H x W float batch in
+    [0, 1], per clip: `factors` (B x 3: brightness, contrast, saturation) applied in `order` (B x 3, a
+    permutation of 0, 1, 2), each a blend with black, the frame's mean grey or the pixel's grey, clamped."""
+    b = len(x)
+    luma = torch.tensor(LUMA, device=x.device).view(1, 3, 1, 1, 1)
+    shape = (b, 1, 1, 1, 1)
+    for k in range(3):
+        op = order[:, k]
+        ratio = factors.gather(1, op[:, None]).view(shape).to(x.device)
+        op = op.view(shape).to(x.device)
+        grey = (x * luma).sum(1, keepdim=True)
+        target = torch.where(op == 2, grey, torch.where(op == 1, grey.mean((3, 4), keepdim=True), 0.0))
+        x = (ratio * x + (1 - ratio) * target).clamp_(0.0, 1.0)
+    return x
+
 
 def eval_transform(size: int) -> v2.Transform:
     """Evaluation: resize only."""
     return v2.Compose([v2.Resize(size, antialias=True), v2.ToDtype(torch.float32, scale=True)])
+
+
+def resize_transform(size: int) -> v2.Transform:
+    """Training clips augmented later on the device: resize only, kept uint8 (a quarter of the bytes)."""
+    return v2.Resize(size, antialias=True)
 
 
 def frame_positions(
@@ -69,7 +170,11 @@ def frame_positions(
 
 
 class ClipDataset(Dataset):
-    """Aligned clips as float tensors C x T x H x W in [0, 1], with their labels."""
+    """Aligned clips as float tensors C x T x H x W in [0, 1], with their labels.
+
+    With `deferred`, training clips whose augmentation runs later on the device (`ClipAugment.on_batch`):
+    training's frame sampling, resized uint8 frames only.
+    """
 
     def __init__(
         self,
@@ -79,14 +184,18 @@ class ClipDataset(Dataset):
         size: int,
         augment: ClipAugment | None = None,
         sampling: str = "uniform",
+        deferred: bool = False,
     ) -> None:
         self.store = store if isinstance(store, Store) else open_store(store)
         self.rows = np.asarray(rows)
         self.num_frames = num_frames
         self.size = size
         self.sampling = sampling
-        self.transform = augment.build(size) if augment else eval_transform(size)
-        self.train = augment is not None
+        if deferred:
+            self.transform = resize_transform(size)
+        else:
+            self.transform = augment.build(size) if augment else eval_transform(size)
+        self.train = augment is not None or deferred
         self.labels = self.store.labels[self.rows]
 
     def __len__(self) -> int:
@@ -99,8 +208,8 @@ class ClipDataset(Dataset):
 
 
 def clip_tensor(frames: np.ndarray, transform: v2.Transform) -> torch.Tensor:
-    """T x H x W x 3 uint8 frames -> the model's C x T x H x W float input in [0, 1], one transform draw
-    (the transform ends in float, as `ClipAugment.build` and `eval_transform` do)."""
+    """T x H x W x 3 uint8 frames -> C x T x H x W, one transform draw (the model's float input in [0, 1]
+    after `ClipAugment.build` and `eval_transform`, uint8 after `resize_transform`)."""
     video = transform(tv_tensors.Video(torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2)))
     return video.permute(1, 0, 2, 3).contiguous()
 

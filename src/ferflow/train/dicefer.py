@@ -61,7 +61,7 @@ from ferflow.train.common import (
     resumable_rng,
     write_json,
 )
-from ferflow.train.runtime import Runtime, seed_everything, setup_runtime, teardown_runtime
+from ferflow.train.runtime import Runtime, seed_everything, setup_single_device, teardown_runtime
 
 __all__ = [
     "BASELINE_MODEL",
@@ -308,13 +308,9 @@ def _run_key(p: DiceFerParams, kind: Kind, store: Store) -> str:
 
 def _start(p: DiceFerParams) -> Runtime:
     rt = p.runtime
-    runtime = setup_runtime(rt.device, rt.amp)
-    if runtime.distributed:
-        teardown_runtime(runtime)
-        raise RuntimeError(
-            "DICE-FER and its baseline train on one device; set dicefer.runtime.gpus to 1 "
-            f"(this run was started as {runtime.world_size} processes)"
-        )
+    runtime = setup_single_device(
+        rt.device, rt.amp, "DICE-FER and its baseline train", "dicefer.runtime.gpus"
+    )
     if rt.threads:
         torch.set_num_threads(rt.threads)
     seed_everything(rt.seed)

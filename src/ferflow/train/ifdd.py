@@ -144,7 +144,10 @@ def train_ifdd(p: IFDDParams, store_dir: Path, variant: str, fold: int | None, o
         augment = ClipAugment(
             scale=(p.augment.scale.low, p.augment.scale.high), flip=p.augment.flip, jitter=p.augment.jitter
         )
-        train_set = ClipDataset(store, rows["train"], p.num_frames, p.img_size, augment=augment)
+        on_device = p.augment.where == "device"  # the loader only reads and resizes; on_batch augments
+        train_set = ClipDataset(
+            store, rows["train"], p.num_frames, p.img_size, augment=augment, deferred=on_device
+        )
         eval_sets = {
             name: ClipDataset(store, r, p.num_frames, p.img_size)
             for name, r in rows.items()
@@ -229,6 +232,8 @@ def train_ifdd(p: IFDDParams, store_dir: Path, variant: str, fold: int | None, o
             )
             for step, (x, y) in enumerate(bar):
                 x, y = x.to(runtime.device, non_blocking=True), y.to(runtime.device, non_blocking=True)
+                if on_device:
+                    x = augment.on_batch(x)
                 with runtime.autocast():
                     if mixup is not None:
                         x, soft = mixup(x, y)

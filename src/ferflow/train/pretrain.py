@@ -46,7 +46,7 @@ from ferflow.train.common import (
     resumable_rng,
     write_json,
 )
-from ferflow.train.runtime import Runtime, seed_everything, setup_runtime, teardown_runtime
+from ferflow.train.runtime import Runtime, seed_everything, setup_single_device, teardown_runtime
 
 CHECKPOINT = "checkpoint.pt"
 TRUNK = "trunk.pt"
@@ -127,13 +127,7 @@ def _run_key(p: PretrainParams, spec: TrunkSpec, stores: list[Store]) -> str:
 
 def _start(p: PretrainParams) -> Runtime:
     t = p.train
-    runtime = setup_runtime(t.device, t.amp)
-    if runtime.distributed:
-        teardown_runtime(runtime)
-        raise RuntimeError(
-            "pretraining runs on one device; set pretrain.train.gpus to 1 "
-            f"(this run was started as {runtime.world_size} processes)"
-        )
+    runtime = setup_single_device(t.device, t.amp, "pretraining runs", "pretrain.train.gpus")
     if t.threads:
         torch.set_num_threads(t.threads)
     seed_everything(t.seed)

@@ -10,7 +10,7 @@ import contextlib
 import os
 import random
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -25,6 +25,7 @@ class Runtime:
     rank: int = 0
     world_size: int = 1
     amp_dtype: torch.dtype | None = None  # autocast dtype, None for full precision
+    in_group: bool = False  # joined a process group (under torchrun, also as its only process)
 
     @property
     def is_main(self) -> bool:
@@ -32,7 +33,7 @@ class Runtime:
 
     @property
     def distributed(self) -> bool:
-        return self.world_size > 1
+        return self.world_size > 1 or self.in_group
 
     def autocast(self) -> contextlib.AbstractContextManager[None]:
         if self.amp_dtype is None:
@@ -68,10 +69,30 @@ def setup_runtime(device: str = "auto", amp: bool = True) -> Runtime:
         torch.cuda.set_device(dev)
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
-    if world_size > 1 and not dist.is_initialized():
-        dist.init_process_group("nccl" if dev.type == "cuda" else "gloo", rank=rank, world_size=world_size)
+    # torchrun sets both; a one-process torchrun run joins its group too (DDP, NCCL), as a larger one does.
+    launched = "WORLD_SIZE" in os.environ and "MASTER_ADDR" in os.environ
+    if (world_size > 1 or launched) and not dist.is_initialized():
+        backend = "nccl" if dev.type == "cuda" else "gloo"
+        dist.init_process_group(backend, rank=rank, world_size=world_size)
+        if rank == 0:
+            print(f"process group: {backend}, {world_size} process(es), rank 0 on {dev}", flush=True)
     amp_dtype = torch.bfloat16 if amp and dev.type == "cuda" else None
-    return Runtime(dev, rank, world_size, amp_dtype)
+    return Runtime(dev, rank, world_size, amp_dtype, dist.is_available() and dist.is_initialized())
+
+
+def setup_single_device(device: str, amp: bool, what: str, key: str) -> Runtime:
+    """`setup_runtime` for trainers that use one device: several processes are refused (naming the parameter
+    `key` to set to 1), and a one-process torchrun run leaves its group and runs as a plain one."""
+    runtime = setup_runtime(device, amp)
+    if runtime.distributed:
+        teardown_runtime(runtime)
+        if runtime.world_size > 1:
+            raise RuntimeError(
+                f"{what} on one device; set {key} to 1 "
+                f"(this run was started as {runtime.world_size} processes)"
+            )
+        runtime = replace(runtime, in_group=False)
+    return runtime
 
 
 def teardown_runtime(runtime: Runtime) -> None:

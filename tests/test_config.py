@@ -57,7 +57,7 @@ def test_missing_and_malformed_files(tmp_path):
         load_params(tmp_path / "absent.yaml")
     bad = tmp_path / "bad.yaml"
     bad.write_text("synthetic: [unclosed\n")
-    with pytest.raises(ParamsError, match=r"bad\.yaml: not valid YAML"):
+    with pytest.raises(ParamsError, match=r"bad\.yaml, line 2, column 1: not valid YAML"):
         load_params(bad)
     bad.write_text("- a list\n")
     with pytest.raises(ParamsError, match="expected a mapping"):

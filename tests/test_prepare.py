@@ -10,6 +10,7 @@ from ferflow.config import validate_params
 from ferflow.data.prepare import load_all_records, pack_shards, prepare_shard
 from ferflow.data.records import TooManySkipsError
 from ferflow.data.store import open_store
+from ferflow.errors import UserError
 
 PARAMS = validate_params({"synthetic": {"size": "tiny"}, "data": {"shards": 2, "frames": 8}})
 
@@ -83,5 +84,5 @@ def test_records_cover_every_clip_once(tiny_benchmark):
 
 
 def test_shard_number_is_checked(tiny_benchmark, tmp_path):
-    with pytest.raises(ValueError, match=r"shard 2 is outside 0\.\.1"):
+    with pytest.raises(UserError, match=r"shard 2 is outside 0\.\.1"):
         prepare_shard(PARAMS, "clips", 2, tmp_path / "x", tiny_benchmark)

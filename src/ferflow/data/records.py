@@ -21,6 +21,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Literal, TextIO
 
+from ferflow.errors import UserError
+
 MediaKind = Literal["video", "frames", "image"]
 MEDIA_KINDS: tuple[str, ...] = ("video", "frames", "image")
 SPLITS: tuple[str, ...] = ("train", "test")
@@ -98,7 +100,7 @@ class Skip:
         return {"sample_id": self.sample_id, "path": str(self.path), "reason": self.reason}
 
 
-class TooManySkipsError(RuntimeError):
+class TooManySkipsError(RuntimeError, UserError):
     """More samples were skipped than the configured fraction allows; the message summarises why."""
 
     def __init__(self, message: str, skipped: Sequence[Skip] = ()) -> None:
@@ -157,6 +159,7 @@ class RecordSet:
         skipped: Samples listed in the annotations whose media could not be used.
         dropped: Rows the dataset's own convention excludes (DFEW's label 0); not counted as skips.
         sources: The annotation files read (split file, ground-truth sidecar), for provenance.
+        label_base: How the file numbered its labels (0 or 1), None where it names the classes.
     """
 
     dataset: str
@@ -167,6 +170,7 @@ class RecordSet:
     skipped: tuple[Skip, ...] = ()
     dropped: int = 0
     sources: tuple[Path, ...] = field(default=())
+    label_base: int | None = None
 
     def __len__(self) -> int:
         return len(self.records)

@@ -40,7 +40,7 @@ from tqdm import tqdm
 
 from ferflow.config import DiceFerParams
 from ferflow.data.datasets import ImageDataset, PairDataset
-from ferflow.data.store import Store, open_store
+from ferflow.data.store import Store, StoreError, open_store
 from ferflow.models import create_model, resolved_arguments
 from ferflow.models.dicefer import (
     DiceFer,
@@ -275,12 +275,13 @@ def dicefer_kwargs(p: DiceFerParams, num_classes: int) -> dict[str, Any]:
 
 def _train_rows(store: Store, store_dir: Path) -> np.ndarray:
     if store.samples.ndim != 4:
-        raise ValueError(
-            f"{store_dir}: DICE-FER trains on an image store (N x S x S x 3), got shape {store.samples.shape}"
+        raise StoreError(
+            f"{store_dir}: DICE-FER trains on an image store (N x S x S x 3), got shape "
+            f"{store.samples.shape}; give data/processed/<dataset>/images"
         )
     rows = store.rows("train")
     if len(rows) < 2:
-        raise ValueError(f"{store_dir}: the train split has {len(rows)} samples; at least 2 are needed")
+        raise StoreError(f"{store_dir}: the train split has {len(rows)} samples; at least 2 are needed")
     return rows
 
 

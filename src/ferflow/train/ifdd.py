@@ -26,9 +26,9 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
-from ferflow.config import IFDDParams
+from ferflow.config import IFDDParams, ParamsError
 from ferflow.data.datasets import ClipAugment, ClipDataset
-from ferflow.data.store import Store, open_store
+from ferflow.data.store import Store, StoreError, open_store
 from ferflow.evaluate.metrics import uar, war
 from ferflow.models import copy_backbone, create_model, model_arguments, resolved_arguments
 from ferflow.models.ifdd import lifting_loss
@@ -56,7 +56,9 @@ def model_kwargs(p: IFDDParams, variant: str, num_classes: int) -> dict[str, Any
     accepted = model_arguments(variant)
     unknown = sorted(k for k in p.model if not any(k in model_arguments(v) for v in p.variants))
     if unknown:
-        raise ValueError(f"ifdd.model: {unknown} is accepted by none of ifdd.variants {p.variants}")
+        raise ParamsError(
+            f"ifdd.model: {unknown} is accepted by none of ifdd.variants {p.variants}; remove the key"
+        )
     kwargs: dict[str, Any] = {
         "num_classes": num_classes,
         "num_frames": p.num_frames,
@@ -101,7 +103,9 @@ def fold_rows(store: Store, fold: int | None, p: IFDDParams) -> dict[str, np.nda
         )
     for name, r in rows.items():
         if not len(r):
-            raise ValueError(f"{store.root}: fold {fold} has no {name} samples")
+            folds = sorted({int(f) for f in (row["fold"] for row in store.index) if f})
+            held = f"folds {folds}" if folds else "one fixed split (fold 0)"
+            raise StoreError(f"{store.root}: fold {fold} has no {name} samples; the store holds {held}")
     return rows
 
 
@@ -133,7 +137,7 @@ def train_ifdd(p: IFDDParams, store_dir: Path, variant: str, fold: int | None, o
     checkpoint_path = out / CHECKPOINT
     try:
         seed_everything(t.seed)
-        store = open_store(store_dir)
+        store = open_store(store_dir, "clips", "train-ifdd")
         rows = fold_rows(store, fold, p)
         augment = ClipAugment(
             scale=(p.augment.scale.low, p.augment.scale.high), flip=p.augment.flip, jitter=p.augment.jitter

@@ -16,6 +16,7 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -40,6 +41,20 @@ def _device(text: str) -> str:
         return check_device(text)
     except ValueError as err:
         raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def _add_runtime_options(parser: argparse.ArgumentParser, section: str) -> None:
+    """How a training job runs, overriding the parameters' values (Snakemake passes its threads and
+    resources this way, so they never decide whether a job re-runs)."""
+    parser.add_argument("--threads", type=int, default=0, help=f"torch CPU threads (default: {section})")
+    parser.add_argument("--workers", type=int, help=f"DataLoader workers (default: {section})")
+    parser.add_argument("--device", type=_device, help=f"auto, cpu, cuda or cuda:N (default: {section})")
+
+
+def _runtime(section: Any, args: argparse.Namespace) -> Any:
+    from ferflow.jobs import runtime_overrides
+
+    return runtime_overrides(section, args.threads, args.workers, args.device)
 
 
 def _add_params_options(parser: argparse.ArgumentParser) -> None:
@@ -102,8 +117,7 @@ def _cmd_train_ifdd(args: argparse.Namespace) -> int:
 
     params = _params(args)
     p = params.ifdd
-    if args.threads:
-        p = p.model_copy(update={"train": p.train.model_copy(update={"threads": args.threads})})
+    p = p.model_copy(update={"train": _runtime(p.train, args)})
     fold = None if args.fold == 0 else args.fold
     result = train_ifdd(p, args.store, args.variant, fold, args.out)
     print(json.dumps(result, indent=2))
@@ -129,8 +143,7 @@ def _cmd_train_dicefer(args: argparse.Namespace) -> int:
     from ferflow.train.dicefer import train_baseline, train_dicefer
 
     p = _params(args).dicefer
-    if args.threads:
-        p = p.model_copy(update={"runtime": p.runtime.model_copy(update={"threads": args.threads})})
+    p = p.model_copy(update={"runtime": _runtime(p.runtime, args)})
     train = train_dicefer if args.model == "dicefer" else train_baseline
     print(json.dumps(train(p, args.store, args.out), indent=2))
     return 0
@@ -189,7 +202,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 
 def _cmd_data_check(args: argparse.Namespace) -> int:
     from ferflow.data.check import check_data, check_summary, format_check
-    from ferflow.train.common import write_json
+    from ferflow.data.records import write_json
 
     params = _params(args)
     kinds = tuple(args.kind or ("clips", "images"))
@@ -204,6 +217,28 @@ def _cmd_data_check(args: argparse.Namespace) -> int:
         raise UserError(
             f"data check found {problems} problem(s) in {where}; fix the files or options named above"
         )
+    return 0
+
+
+def _cmd_recipe_list(args: argparse.Namespace) -> int:
+    from ferflow.recipes import list_recipes
+
+    recipes = list_recipes(args.folder)
+    if not recipes:
+        raise UserError(f"{args.folder}: no recipes (*.yaml) there; run from the project folder")
+    for name, title in recipes.items():
+        print(f"{name:<16} {title}")
+    return 0
+
+
+def _cmd_recipe_apply(args: argparse.Namespace) -> int:
+    from ferflow.recipes import apply_recipe
+
+    _, changes = apply_recipe(args.name, args.params, args.root, args.folder)
+    print(f"{args.params}: recipe {args.name}, {len(changes)} value(s) changed")
+    for line in changes:
+        print(f"  {line}")
+    print("then: dvc repro (or snakemake --cores all); dvc params diff lists the change")
     return 0
 
 
@@ -342,7 +377,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--variant", required=True, choices=VIDEO_MODELS, help="the model to train")
     train.add_argument("--fold", type=int, default=0, help="fold to train (0: datasets with one fixed split)")
     train.add_argument("--out", type=Path, required=True, help="job folder for checkpoints and logs")
-    train.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: from params)")
+    _add_runtime_options(train, "ifdd.train")
     train.set_defaults(func=_cmd_train_ifdd)
 
     evaluate = stages.add_parser(
@@ -375,7 +410,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--store", type=Path, required=True, help="image store (data/processed/<dataset>/images)"
     )
     train_d.add_argument("--out", type=Path, required=True, help="job folder for checkpoints and logs")
-    train_d.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: from params)")
+    _add_runtime_options(train_d, "dicefer.runtime")
     train_d.set_defaults(func=_cmd_train_dicefer)
 
     evaluate_d = stages.add_parser(
@@ -441,6 +476,25 @@ def build_parser() -> argparse.ArgumentParser:
     )
     data_check.add_argument("--out", type=Path, help="also write the report as JSON")
     data_check.set_defaults(func=_cmd_data_check)
+
+    recipe = stages.add_parser(
+        "recipe",
+        help="switch params.yaml to a paper's settings for a dataset (recipes/*.yaml)",
+        description="Paper recipes: partial parameter files under recipes/. `apply` writes one into "
+        "params.yaml (comments kept, validated first), so DVC and git see every changed value.",
+    )
+    recipe_commands = recipe.add_subparsers(dest="recipe_command", required=True, metavar="COMMAND")
+    recipe_list = recipe_commands.add_parser("list", help="the recipes and what each sets")
+    recipe_list.set_defaults(func=_cmd_recipe_list)
+    recipe_apply = recipe_commands.add_parser("apply", help="write a recipe into the parameter file")
+    recipe_apply.add_argument("name", help="a recipe name (e.g. ifdd_dfew) or a recipe file")
+    recipe_apply.add_argument("--root", type=Path, help="the dataset's folder (data.<branch>.root)")
+    recipe_apply.add_argument(
+        "--params", type=Path, default=DEFAULT_PARAMS, metavar="FILE", help="default: %(default)s"
+    )
+    recipe_apply.set_defaults(func=_cmd_recipe_apply)
+    for sub in (recipe_list, recipe_apply):
+        sub.add_argument("--folder", type=Path, default=Path("recipes"), help="default: %(default)s")
 
     bench = stages.add_parser(
         "bench",

@@ -145,6 +145,17 @@ def _media_problem(path: Path, kind: MediaKind) -> str | None:
     return None
 
 
+def _shared_media_problem(path: Path, kind: MediaKind) -> str | None:
+    """`_media_problem`, looked up once per file inside `shared_media_scans` (folds share their samples)."""
+    cache = _SCANS.get()
+    if cache is None:
+        return _media_problem(path, kind)
+    key = (path, kind, "problem")
+    if key not in cache:
+        cache[key] = _media_problem(path, kind)
+    return cache[key]
+
+
 def _read_lines(path: Path) -> list[tuple[int, str]]:
     """Non-blank lines with their 1-based numbers (BOM and CR removed)."""
     if not path.is_file():
@@ -238,15 +249,16 @@ def resolve_label_base(
 # ------------------------------------------------------------------------------------ media by number
 
 VIDEO_EXTENSIONS: tuple[str, ...] = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg")
-_SCANS: contextvars.ContextVar[dict[tuple[Path, str, str | None], dict[int, list[Path]]] | None] = (
-    contextvars.ContextVar("ferflow_media_scans", default=None)
+# Folder scans and per-file verdicts shared inside `shared_media_scans` (None outside it).
+_SCANS: contextvars.ContextVar[dict[tuple[Path, str, str | None], Any] | None] = contextvars.ContextVar(
+    "ferflow_media_scans", default=None
 )
 
 
 @contextlib.contextmanager
 def shared_media_scans() -> Iterator[None]:
-    """Inside this block, every folder is scanned for numbered media once, however many splits and folds
-    are loaded from it (outside it each load scans once)."""
+    """Inside this block, every folder is scanned for numbered media once and every sample's media looked
+    at once, however many splits and folds are loaded (outside it each load scans once)."""
     token = _SCANS.set({})
     try:
         yield
@@ -326,7 +338,7 @@ def _finish(
                 f"duplicate sample {row.sample_id!r} (first listed on line {seen[row.sample_id]})",
             )
         seen[row.sample_id] = row.lineno
-        problem = row.problem or (_media_problem(row.media, row.kind) if check_media else None)
+        problem = row.problem or (_shared_media_problem(row.media, row.kind) if check_media else None)
         if problem is not None:
             skipped.append(Skip(row.sample_id, row.media, problem))
             continue
@@ -410,21 +422,21 @@ def _parse_dfew_csv(path: Path, label_base: object) -> tuple[list[tuple[int, int
 
 
 def _dfew_media(
-    base: Path, kind: MediaKind, video_ext: str | None, number: int, check_media: bool
+    base: Path, kind: MediaKind, ext: str | None, number: int, index: dict[int, list[Path]] | None
 ) -> tuple[Path, str | None]:
-    """A DFEW sample's media, found by number anywhere under `base`, and why it is unusable (or None)."""
-    ext = _ext(video_ext) if video_ext else None
+    """A DFEW sample's media, found by number in `index` (`numbered_media` of `base`; None: not looked
+    up, the padded name is assumed), and why it is unusable (or None)."""
+    found = sorted(index.get(number, [])) if index is not None else []
+    if len(found) == 1:
+        return found[0], None
     canonical = base / (f"{number:05d}{ext or '.mp4'}" if kind == "video" else f"{number:05d}")
-    if not check_media:
+    if index is None:
         return canonical, None
-    found = sorted(numbered_media(base, kind, ext).get(number, []))
     what = "frame folder" if kind == "frames" else f"video ({ext or ' '.join(VIDEO_EXTENSIONS)})"
     if not found:
         return canonical, f"missing: no {what} numbered {number} under {base}"
-    if len(found) > 1:
-        listed = ", ".join(str(f.relative_to(base)) for f in found)
-        return found[0], f"ambiguous: {len(found)} media numbered {number} under {base}: {listed}"
-    return found[0], None
+    listed = ", ".join(str(f.relative_to(base)) for f in found)
+    return found[0], f"ambiguous: {len(found)} media numbered {number} under {base}: {listed}"
 
 
 def _dfew_rows(
@@ -444,9 +456,11 @@ def _dfew_rows(
     parsed, dropped, base_used = _parse_dfew_csv(path, label_base)
     base = _under(root, media_dir if media_dir is not None else DFEW_MEDIA[media])
     kind: MediaKind = "video" if media == "video" else "frames"
+    ext = _ext(video_ext) if video_ext else None
+    index = numbered_media(base, kind, ext) if check_media else None
     rows = []
     for lineno, v, label in parsed:
-        where, problem = _dfew_media(base, kind, video_ext, v, check_media)
+        where, problem = _dfew_media(base, kind, ext, v, index)
         rows.append(_Row(f"{v:05d}", where, kind, label, path, lineno, problem=problem))
     return rows, path, dropped, base_used
 

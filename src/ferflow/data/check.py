@@ -46,10 +46,7 @@ class BranchCheck:
     skipped: list[dict[str, str]] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-
-    @property
-    def listed(self) -> int:
-        return sum(s.records + s.skipped for s in self.splits)
+    samples: int = 0  # distinct samples listed (each in one test split, or in train or test)
 
 
 def _relative(path: Path, root: Path) -> str:
@@ -127,7 +124,7 @@ def check_branch(kind: Kind, params: Params, synthetic_root: Path) -> BranchChec
             "to the right one, or correct the files"
         )
     report.skipped = [k.to_row() for k in skipped]
-    total = sum(len(rs) + len(rs.skipped) for rs in once)
+    total = report.samples = sum(len(rs) + len(rs.skipped) for rs in once)
     limit = params.data.max_skip_fraction
     if skipped and total:
         share = len(skipped) / total
@@ -173,10 +170,10 @@ def format_check(report: BranchCheck) -> str:
                 for i, (c, w) in enumerate(zip(r, widths, strict=True))
             ]
             lines.append("  " + "  ".join(cells).rstrip())
-    lines += [f"  note: {n}" for n in report.notes]
-    lines += [f"  PROBLEM: {p}" for p in report.problems]
+    lines += ["  note: " + n.replace("\n", "\n    ") for n in report.notes]
+    lines += ["  PROBLEM: " + p.replace("\n", "\n    ") for p in report.problems]
     if not report.problems:
-        lines.append(f"  ok: {report.listed} records listed")
+        lines.append(f"  ok: {report.samples} samples listed")
     return "\n".join(lines)
 
 
@@ -184,5 +181,5 @@ def check_summary(reports: list[BranchCheck]) -> dict[str, Any]:
     """The reports as JSON-ready data (what the Snakemake rule writes)."""
     return {
         "ok": not any(r.problems for r in reports),
-        "branches": [{**asdict(r), "listed": r.listed} for r in reports],
+        "branches": [asdict(r) for r in reports],
     }

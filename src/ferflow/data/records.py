@@ -13,6 +13,7 @@ goes on; it fails, with a summary, only when the skipped fraction exceeds a conf
 from __future__ import annotations
 
 import csv
+import json
 import os
 import tempfile
 from collections import Counter
@@ -193,6 +194,9 @@ class RecordSet:
 def _atomic_write_text(path: Path, write: Callable[[TextIO], None]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    mask = os.umask(0)
+    os.umask(mask)
+    os.chmod(tmp, 0o666 & ~mask)  # mkstemp makes 0600; the file is as shareable as any output
     try:
         with os.fdopen(fd, "w", newline="") as f:
             write(f)
@@ -211,6 +215,11 @@ def write_rows(path: str | Path, rows: Iterable[dict[str, str]], columns: Sequen
         writer.writerows(rows)
 
     _atomic_write_text(Path(path), write)
+
+
+def write_json(path: str | Path, data: object) -> None:
+    """Write JSON atomically (temporary file in the same folder, then rename)."""
+    _atomic_write_text(Path(path), lambda f: json.dump(data, f, indent=2))
 
 
 def write_records(path: str | Path, records: Iterable[Record]) -> None:

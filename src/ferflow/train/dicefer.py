@@ -41,6 +41,7 @@ from tqdm import tqdm
 from ferflow.config import DiceFerParams
 from ferflow.data.datasets import ImageDataset, PairDataset
 from ferflow.data.store import Store, StoreError, open_store
+from ferflow.jobs import dicefer_key
 from ferflow.models import create_model, resolved_arguments
 from ferflow.models.dicefer import (
     DiceFer,
@@ -78,11 +79,6 @@ MODEL = "model.pt"
 HISTORY = "history.json"
 DICEFER_MODEL = "dicefer_resnet18"
 BASELINE_MODEL = "resnet18_classifier"
-#: Runtime settings that may change between attempts without invalidating a checkpoint.
-HARDWARE = {"threads", "num_workers", "device", "gpus"}
-#: Parameters the baseline depends on (a change to DICE-FER's losses must not restart it).
-BASELINE_RECIPE = {"img_size", "expression_weights", "lr", "batch_size", "baseline_epochs"}
-
 Kind = Literal["dicefer", "baseline"]
 
 
@@ -286,14 +282,9 @@ def _train_rows(store: Store, store_dir: Path) -> np.ndarray:
 
 
 def _run_key(p: DiceFerParams, kind: Kind, store: Store) -> str:
-    """What must match for a checkpoint to be resumed: the recipe of this kind of model and the data."""
-    if kind == "dicefer":
-        recipe = p.model_dump(
-            mode="json", exclude={"runtime": HARDWARE, "baseline_epochs": True, "probe_folds": True}
-        )
-    else:
-        recipe = p.model_dump(mode="json", include={**dict.fromkeys(BASELINE_RECIPE, True), "runtime": True})
-        recipe["runtime"] = {k: v for k, v in recipe["runtime"].items() if k not in HARDWARE}
+    """What must match for a checkpoint to be resumed: the values this model's result depends on, the data
+    and the code."""
+    recipe = dicefer_key(p, kind)
     key = {"params": recipe, "kind": kind, "store": store.meta.get("shape"), "code": source_fingerprint()}
     return json.dumps(key, sort_keys=True)
 

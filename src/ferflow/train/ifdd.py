@@ -30,6 +30,8 @@ from ferflow.config import IFDDParams, ParamsError
 from ferflow.data.datasets import ClipAugment, ClipDataset
 from ferflow.data.store import Store, StoreError, open_store
 from ferflow.evaluate.metrics import uar, war
+from ferflow.jobs import ifdd_key
+from ferflow.model_names import VIDEO_MODELS
 from ferflow.models import copy_backbone, create_model, model_arguments, resolved_arguments
 from ferflow.models.ifdd import lifting_loss
 from ferflow.train.checkpoint import file_digest, load_checkpoint, save_checkpoint, source_fingerprint
@@ -54,11 +56,10 @@ def model_kwargs(p: IFDDParams, variant: str, num_classes: int) -> dict[str, Any
     """Factory arguments for a variant: shared ones, IFDD's switches for the IFDD models, and the entries
     of `ifdd.model` that the variant's factory takes (e.g. `embed_dim` reaches IFDD, not the baseline)."""
     accepted = model_arguments(variant)
-    unknown = sorted(k for k in p.model if not any(k in model_arguments(v) for v in p.variants))
+    # Checked against every video model: a job is given its own variant only (ferflow.jobs).
+    unknown = sorted(k for k in p.model if not any(k in model_arguments(v) for v in VIDEO_MODELS))
     if unknown:
-        raise ParamsError(
-            f"ifdd.model: {unknown} is accepted by none of ifdd.variants {p.variants}; remove the key"
-        )
+        raise ParamsError(f"ifdd.model: {unknown} is taken by no video model; remove the key")
     kwargs: dict[str, Any] = {
         "num_classes": num_classes,
         "num_frames": p.num_frames,
@@ -173,12 +174,10 @@ def train_ifdd(p: IFDDParams, store_dir: Path, variant: str, fold: int | None, o
         soft_ce = SoftTargetCrossEntropy()
 
         start_epoch, history, best = 0, [], {"score": -1.0, "epoch": -1}
-        # What must match for a checkpoint to be resumed (hardware settings may change between attempts).
-        hardware = {"threads", "num_workers", "device", "gpus"}
-        recipe = p.model_dump(mode="json", exclude={"train": hardware})
+        # What must match for a checkpoint to be resumed: the values this job's result depends on.
         run_key = json.dumps(
             {
-                "params": recipe,
+                "params": ifdd_key(p, variant),
                 "variant": variant,
                 "fold": fold,
                 "store": store.meta.get("shape"),

@@ -80,7 +80,7 @@ def test_resume_after_interruption_matches_an_uninterrupted_run(store, tmp_path,
         update={
             "folds": [1, 2, 3],
             "variants": [*p.variants, "ifdd_mvit"],
-            "train": p.train.model_copy(update={"threads": 1, "device": "cpu", "gpus": 2}),
+            "train": p.train.model_copy(update={"device": "cpu", "gpus": 2}),
         }
     )
     resumed = trainer.train_ifdd(elsewhere, store, "ifdd_mobilenetv2", 1, tmp_path / "resumed")

@@ -22,7 +22,7 @@ test-all: $(STAMP)  ## also the slow tests
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/snakemake --lint
+	$(BIN)/python scripts/lint_workflow.py
 
 install: $(STAMP)
 

@@ -1,5 +1,10 @@
 # ferflow workflow. Parameters come from params.yaml, validated at parse time by the same schema as the CLI.
-from ferflow.config import ParamsError, validate_params
+from ferflow.config import ParamsError, read_params_file, validate_params
+
+try:  # read it first: a YAML syntax error then names its line and column (Snakemake's own message does not)
+    read_params_file("params.yaml")
+except ParamsError as err:
+    raise WorkflowError(str(err)) from None
 
 
 configfile: "params.yaml"

@@ -76,9 +76,9 @@ def test_dfew_folds_pick_their_own_files(tmp_path: Path) -> None:
     rows = {(s, k): [(10 * k + (s == "test"), k)] for k in range(1, 6) for s in ("train", "test")}
     root = _dfew(tmp_path, rows)
     for k in iter_folds("dfew"):
-        assert [r.sample_id for r in load_dfew(root, k, "train")] == [f"{10 * k:05d}"]
-        assert [r.sample_id for r in load_dfew(root, k, "test")] == [f"{10 * k + 1:05d}"]
-        assert load_dfew(root, k, "test")[0].fold == k
+        assert [r.sample_id for r in load_dfew(root, k, "train", label_base=1)] == [f"{10 * k:05d}"]
+        assert [r.sample_id for r in load_dfew(root, k, "test", label_base=1)] == [f"{10 * k + 1:05d}"]
+        assert load_dfew(root, k, "test", label_base=1)[0].fold == k
     for bad in (0, 6, None):
         with pytest.raises(ValueError, match="fold must be"):
             load_dfew(root, bad, "train")  # type: ignore[arg-type]
@@ -89,8 +89,8 @@ def test_dfew_folds_pick_their_own_files(tmp_path: Path) -> None:
 @pytest.mark.parametrize("layout", ["official", "prefixed", "plain", "flat"])
 def test_dfew_accepts_renamed_split_files(tmp_path: Path, layout: str) -> None:
     root = _dfew(tmp_path, {("train", 2): [(5, 2)], ("test", 2): [(6, 4)]}, layout)
-    assert [(r.sample_id, r.label) for r in load_dfew(root, 2, "train")] == [("00005", 1)]
-    assert [(r.sample_id, r.label) for r in load_dfew(root, 2, "test")] == [("00006", 3)]
+    assert [(r.sample_id, r.label) for r in load_dfew(root, 2, "train", label_base=1)] == [("00005", 1)]
+    assert [(r.sample_id, r.label) for r in load_dfew(root, 2, "test", label_base=1)] == [("00006", 3)]
 
 
 def test_dfew_missing_split_file_lists_the_names_tried(tmp_path: Path) -> None:
@@ -100,7 +100,7 @@ def test_dfew_missing_split_file_lists_the_names_tried(tmp_path: Path) -> None:
 
 
 def test_dfew_media_choices_and_paths_are_configurable(tmp_path: Path) -> None:
-    root = _dfew(tmp_path, {("train", 1): [(7, 1)]}, "flat")
+    root = _dfew(tmp_path, {("train", 1): [(7, 7)]}, "flat")
     _write(root / "Clip" / "original" / "00007.mp4", "video")
     _frames(root / "Clip" / "clip_224x224_16f" / "00007")
     _frames(tmp_path / "elsewhere" / "00007")
@@ -121,7 +121,7 @@ def test_dfew_media_choices_and_paths_are_configurable(tmp_path: Path) -> None:
     ("text", "line", "expected"),
     [
         ("video_name,label\n1,1\nabc,2\n", 3, "expected"),
-        ("video_name,label\n1,1\n\n2,9\n", 4, "label must be 1..7"),
+        ("video_name,label\n1,1\n\n2,9\n", 4, "label must be 1..7 with label_base 1"),
         ("video_name,label\n1,1,extra\n", 2, "expected"),
         ("name;label\n1;1\n", 1, "header 'video_name,label'"),
         ("video_name,label\n1,1\n1,2\n", 3, "duplicate sample '00001'"),
@@ -132,7 +132,7 @@ def test_dfew_malformed_line_names_file_and_line(tmp_path: Path, text: str, line
     _frames(tmp_path / "Clip" / "clip_224x224" / "00001")
     _frames(tmp_path / "Clip" / "clip_224x224" / "00002")
     with pytest.raises(AnnotationError) as err:
-        load_dfew(tmp_path, 1, "train")
+        load_dfew(tmp_path, 1, "train", label_base=1)
     assert str(path) in str(err.value)
     assert f"line {line}" in str(err.value)
     assert expected in str(err.value)
@@ -142,13 +142,13 @@ def test_dfew_malformed_line_names_file_and_line(tmp_path: Path, text: str, line
 def test_dfew_header_is_optional_and_bom_is_ignored(tmp_path: Path) -> None:
     _write(tmp_path / "EmoLabel_DataSplit" / "train(single-labeled)" / "set_1.csv", "\ufeff3,5\r\n")
     _frames(tmp_path / "Clip" / "clip_224x224" / "00003")
-    assert [(r.sample_id, r.label) for r in load_dfew(tmp_path, 1, "train")] == [("00003", 4)]
+    assert [(r.sample_id, r.label) for r in load_dfew(tmp_path, 1, "train", label_base=1)] == [("00003", 4)]
 
 
 def test_dfew_empty_split_file_is_an_error(tmp_path: Path) -> None:
     _write(tmp_path / "EmoLabel_DataSplit" / "train(single-labeled)" / "set_1.csv", "video_name,label\n3,0\n")
     with pytest.raises(AnnotationError, match="no train samples"):
-        load_dfew(tmp_path, 1, "train")
+        load_dfew(tmp_path, 1, "train", label_base=1)
 
 
 def test_missing_or_empty_media_is_skipped_with_reason_then_fails_above_threshold(tmp_path: Path) -> None:
@@ -160,16 +160,16 @@ def test_missing_or_empty_media_is_skipped_with_reason_then_fails_above_threshol
     empty = root / "Clip" / "clip_224x224" / "00003"
     for f in empty.iterdir():
         f.unlink()
-    rs = load_dfew(root, 1, "train", max_skip_fraction=0.5)
+    rs = load_dfew(root, 1, "train", label_base=1, max_skip_fraction=0.5)
     assert [r.sample_id for r in rs] == ["00001", "00004"]
     reasons = {s.sample_id: s.reason for s in rs.skipped}
     assert reasons["00002"].startswith("missing") and reasons["00003"].startswith("empty")
     assert {s.path for s in rs.skipped} == {missing, empty}
     with pytest.raises(TooManySkipsError) as err:
-        load_dfew(root, 1, "train", max_skip_fraction=0.25)
+        load_dfew(root, 1, "train", label_base=1, max_skip_fraction=0.25)
     assert "2 of 4" in str(err.value) and str(missing) in str(err.value) and str(empty) in str(err.value)
     assert len(err.value.skipped) == 2
-    assert len(load_dfew(root, 1, "train", check_media=False)) == 4
+    assert len(load_dfew(root, 1, "train", label_base=1, check_media=False)) == 4
 
 
 # ---------------------------------------------------------------------------------------------- FERV39k

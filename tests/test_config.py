@@ -75,7 +75,7 @@ def test_missing_and_malformed_files(tmp_path):
         load_params(tmp_path / "absent.yaml")
     bad = tmp_path / "bad.yaml"
     bad.write_text("synthetic: [unclosed\n")
-    with pytest.raises(ParamsError, match=r"bad\.yaml: not valid YAML"):
+    with pytest.raises(ParamsError, match=r"bad\.yaml, line 2, column 1: not valid YAML"):
         load_params(bad)
     bad.write_text("- a list\n")
     with pytest.raises(ParamsError, match="expected a mapping"):
@@ -98,3 +98,85 @@ def test_cli_prints_resolved_params(tmp_path, capsys):
     printed = yaml.safe_load(capsys.readouterr().out)
     assert printed["synthetic"]["size"] == "tiny"
     assert printed["synthetic"]["episode_frames"] == [8, 16]
+
+
+# ------------------------------------------------------------------ everything the parameters name
+
+
+def test_video_model_names_match_the_registry():
+    """ifdd.variants is checked against a torch-free list (fast at Snakemake parse time): it must name
+    exactly the registered models that take clips."""
+    from ferflow.model_names import VIDEO_MODELS
+    from ferflow.models import list_models, model_arguments
+
+    assert set(VIDEO_MODELS) == {m for m in list_models() if "num_frames" in model_arguments(m)}
+
+
+@pytest.mark.parametrize(
+    ("raw", "lines"),
+    [
+        (
+            {"ifdd": {"variants": ["ifdd_resnet"]}},
+            ["ifdd.variants: not video models: ['ifdd_resnet']; known: ifdd_mvit, ifdd_mobilenetv2"],
+        ),
+        (
+            {"ifdd": {"train": {"device": "gpu"}}, "dicefer": {"runtime": {"device": "cuda:x"}}},
+            [
+                "ifdd.train.device: expected auto, cpu, cuda or cuda:N (N a GPU index) (got 'gpu')",
+                "dicefer.runtime.device: expected auto, cpu, cuda or cuda:N",
+            ],
+        ),
+        (
+            {"data": {"video": {"dataset": "dfew", "root": "/no/such/DFEW"}}},
+            ["data.video.root: no such folder: give the folder the dataset lives in (got '/no/such/DFEW')"],
+        ),
+        (
+            {"data": {"video": {"dataset": "dfew", "root": "."}}, "ifdd": {"folds": [2, 6]}},
+            ["ifdd.folds: dfew has folds 1..5, got [2, 6]"],
+        ),
+        (
+            {"data": {"video": {"dataset": "ferv39k", "root": "."}}, "ifdd": {"folds": [1]}},
+            ["ifdd.folds: ferv39k has one fixed train/test split, no folds: set ifdd.folds to null"],
+        ),
+        (
+            {
+                "data": {
+                    "video": {
+                        "dataset": "dfew",
+                        "root": ".",
+                        "options": {"media": "avi", "label_base": 2, "labels": "x", "max_skip_fraction": 1},
+                    },
+                    "image": {"dataset": "rafdb", "root": ".", "options": {"media": "frames16"}},
+                }
+            },
+            [
+                "data.video.options.media: expected one of frames, frames16, video, got 'avi'",
+                "data.video.options.label_base: expected one of auto, 0, 1, got 2",
+                "data.video.options.labels: not an option of dfew; its options: split_dir, media,",
+                "data.video.options.max_skip_fraction: set by the pipeline (see data.max_skip_fraction)",
+                "data.image.options.media: expected one of aligned, original, got 'frames16'",
+            ],
+        ),
+        (
+            {"data": {"video": {"dataset": "ferv39k", "root": ".", "options": {"media": "video"}}}},
+            ["data.video.options.media_dir: FERV39k videos need it"],
+        ),
+    ],
+)
+def test_what_the_parameters_name_is_checked_on_load(raw, lines):
+    with pytest.raises(ParamsError) as err:
+        validate_params(raw, "params.yaml")
+    message = str(err.value)
+    sections = list(dict.fromkeys(line.split(".")[0] for line in lines))
+    assert message.splitlines()[0] == f"params.yaml: invalid parameters (sections: {', '.join(sections)})"
+    for line in lines:
+        assert f"\n  {line}" in message, message
+
+
+def test_a_yaml_syntax_error_names_line_and_column(tmp_path):
+    bad = tmp_path / "params.yaml"
+    bad.write_text("synthetic:\n  size: tiny\n data:\n  shards: 2\n")
+    with pytest.raises(ParamsError) as err:
+        load_params(bad)
+    assert str(err.value).startswith(f"{bad}, line 3, column 2: not valid YAML (")
+    assert str(err.value).endswith("; fix the file there")

@@ -146,6 +146,16 @@ def test_experiment_with_a_set_parameter(project):
     run(project, str(BIN / "dvc"), "exp", "run", "-S", "ifdd.train.lr=0.003")
     shown = run(project, str(BIN / "dvc"), "exp", "show", "--json").stdout
     assert "0.003" in shown
+    # the README's readable views
+    keep = "Experiment|ifdd.train.lr|.*mean_uar|.*mean_war"  # dvc matches at the start of a name
+    table = run(project, str(BIN / "dvc"), "exp", "show", "--md", "--drop", ".*", "--keep", keep).stdout
+    header = table.splitlines()[0]
+    assert "ifdd.train.lr" in header and "ifdd_mobilenetv2.mean_uar" in header, header
+    assert "detection_rate" not in header and "dicefer" not in header and "0.003" in table
+    metrics = run(
+        project, str(BIN / "dvc"), "metrics", "show", "--md", "--precision", "3", "results/ifdd/summary.json"
+    )
+    assert metrics.stdout.startswith("| Path") and "mean_uar" in metrics.stdout
 
 
 def test_checkout_then_touch_leaves_nothing_to_do(project):

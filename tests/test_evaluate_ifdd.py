@@ -6,6 +6,7 @@ import json
 import av
 import numpy as np
 import pytest
+from layouts import unreadable_damage
 from sklearn.metrics import balanced_accuracy_score
 
 from ferflow.cli import main
@@ -88,6 +89,22 @@ def test_predict_one_video(trained, tiny_benchmark, capsys):
     assert main(["predict", str(video), "--checkpoint", str(trained / "run" / "model.pt"), "--json"]) == 0
     printed = json.loads(capsys.readouterr().out)
     assert set(printed["probabilities"]) == set(result["probabilities"])
+
+
+def test_predict_a_damaged_or_one_frame_video(trained, tiny_benchmark, tmp_path, capsys):
+    model = str(trained / "run" / "model.pt")
+    video = tiny_benchmark / "DFEW" / "Clip" / "original" / "00002.mp4"
+    damaged, reason = unreadable_damage(video, tmp_path / "damaged.mp4")
+    assert main(["predict", str(damaged), "--checkpoint", model]) == 1
+    assert capsys.readouterr().err == f"ferflow: {damaged}: {reason}\n"
+    with av.open(str(video)) as c:
+        first = next(c.decode(video=0)).to_ndarray(format="rgb24")
+    one = tmp_path / "one.mp4"
+    write_video(one, iter([first]), fps=25, crf=18, keyframe_interval=12)
+    assert main(["predict", str(one), "--checkpoint", model]) == 0
+    line = capsys.readouterr().out.splitlines()[0]
+    assert line.endswith("sampled frames, 1 distinct frame: the video is shorter than the model's 16)"), line
+    assert predict_video(one, trained / "run" / "model.pt")["distinct_frames"] == 1
 
 
 def test_predict_without_a_face(trained, tmp_path, capsys):

@@ -9,6 +9,7 @@ import av
 import cv2
 import numpy as np
 import pytest
+from layouts import damage_moov
 
 from ferflow.data.frames import (
     CLIP_SAMPLERS,
@@ -186,6 +187,38 @@ def test_short_video_repeats_its_last_frame(videos: dict[str, Path]) -> None:
     assert clip.source_frames == 10 and clip.indices.tolist() == list(range(10)) + [9] * 6
     assert counters(clip.frames) == list(range(10)) + [9] * 6
     assert np.array_equal(clip.frames[9], clip.frames[15])
+
+
+def test_damaged_container_metadata_never_escapes_as_another_error(
+    videos: dict[str, Path], tmp_path: Path
+) -> None:
+    """Bytes flipped inside `moov` make PyAV itself raise exceptions that are not FFmpeg errors (a
+    UnicodeDecodeError from a damaged tag, a stream without a codec context); ferflow reads such a file or
+    raises MediaError, nothing else."""
+
+    def pyav_alone(path: Path) -> None:
+        with av.open(str(path)) as c:  # PyAV's defaults: metadata decoded strictly
+            stream = c.streams.video[0]
+            assert stream.codec_context.width > 0
+            for _ in c.decode(stream):
+                pass
+
+    escaped, outcomes = set(), set()
+    for seed in range(60):
+        bad = damage_moov(videos["gop10"], tmp_path / f"bad{seed}.mp4", seed)
+        try:
+            pyav_alone(bad)
+        except av.FFmpegError:
+            pass
+        except Exception as err:  # the failure path the fixture must reach
+            escaped.add(type(err).__name__)
+        try:
+            read_clip(bad, "video", ClipSampler(16, "uniform"))
+            outcomes.add("read")
+        except MediaError as err:
+            outcomes.add(err.kind)
+    assert escaped & {"UnicodeDecodeError", "AttributeError"}, escaped
+    assert "undecodable" in outcomes and outcomes <= {"read", "undecodable", "truncated", "no video stream"}
 
 
 def test_decode_past_the_end_is_reported(videos: dict[str, Path]) -> None:

@@ -5,11 +5,13 @@ import shutil
 
 import numpy as np
 import pytest
+from layouts import unreadable_damage
 
 from ferflow.config import validate_params
 from ferflow.data.prepare import load_all_records, pack_shards, prepare_shard
 from ferflow.data.records import TooManySkipsError
 from ferflow.data.store import open_store
+from ferflow.errors import UserError
 
 PARAMS = validate_params({"synthetic": {"size": "tiny"}, "data": {"shards": 2, "frames": 8}})
 
@@ -59,21 +61,24 @@ def test_bad_videos_are_recorded_and_too_many_fail(tiny_benchmark, tmp_path):
     videos[0].write_bytes(b"")  # empty
     videos[1].write_bytes(np.random.default_rng(0).bytes(4000))  # not a video
     videos[2].write_bytes(videos[3].read_bytes()[:1500])  # truncated
+    _, damaged = unreadable_damage(videos[4], videos[4])  # container metadata with flipped bytes
     shards = _prepare("clips", root, tmp_path)
-    with pytest.raises(TooManySkipsError, match=r"3 of 35 samples skipped"):
+    with pytest.raises(TooManySkipsError, match=r"4 of 35 samples skipped") as err:
         pack_shards(PARAMS, "clips", shards, tmp_path / "clips", tmp_path / "m.json", tmp_path / "s.csv")
+    assert f"every skip is listed in {tmp_path / 's.csv'}, the shards are kept" in str(err.value)
     manifest = (tmp_path / "s.csv").read_text()
     for video in videos[:3]:
         assert video.name in manifest
+    assert f"{videos[4]},{damaged}" in manifest
     assert "empty" in manifest and all(s.is_dir() for s in shards)  # nothing computed is lost
     assert not (tmp_path / "clips").exists()
     lenient = validate_params(
-        {"synthetic": {"size": "tiny"}, "data": {"shards": 2, "frames": 8, "max_skip_fraction": 0.1}}
+        {"synthetic": {"size": "tiny"}, "data": {"shards": 2, "frames": 8, "max_skip_fraction": 0.12}}
     )
     metrics = pack_shards(
         lenient, "clips", shards, tmp_path / "clips", tmp_path / "m.json", tmp_path / "s.csv"
     )
-    assert metrics["skipped"] == 3 and open_store(tmp_path / "clips").samples.shape[0] == 32
+    assert metrics["skipped"] == 4 and open_store(tmp_path / "clips").samples.shape[0] == 31
 
 
 def test_records_cover_every_clip_once(tiny_benchmark):
@@ -83,5 +88,5 @@ def test_records_cover_every_clip_once(tiny_benchmark):
 
 
 def test_shard_number_is_checked(tiny_benchmark, tmp_path):
-    with pytest.raises(ValueError, match=r"shard 2 is outside 0\.\.1"):
+    with pytest.raises(UserError, match=r"shard 2 is outside 0\.\.1"):
         prepare_shard(PARAMS, "clips", 2, tmp_path / "x", tiny_benchmark)

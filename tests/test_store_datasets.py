@@ -12,7 +12,7 @@ from ferflow.data.datasets import (
     frame_positions,
     rotation_flip_variants,
 )
-from ferflow.data.store import open_store, write_store
+from ferflow.data.store import StoreError, open_store, write_store
 
 
 def _rows(n: int, offset: int = 0, **extra: str) -> list[dict[str, str]]:
@@ -58,8 +58,12 @@ def test_store_round_trip_and_folds(clip_store):
 def test_store_errors(tmp_path):
     with pytest.raises(ValueError, match="no samples to store"):
         write_store(tmp_path / "empty", [(np.zeros((0, 4, 4, 3), np.uint8), [])], {})
-    with pytest.raises(FileNotFoundError, match=r"samples\.npy: missing"):
+    with pytest.raises(StoreError, match=r"samples\.npy: missing, so .* is no sample store"):
         open_store(tmp_path / "nothing")
+    write_store(tmp_path / "images", [(np.zeros((2, 4, 4, 3), np.uint8), [{}, {}])], {})
+    with pytest.raises(StoreError, match="an image store, but train-ifdd needs a clip store"):
+        open_store(tmp_path / "images", "clips", "train-ifdd")
+    assert len(open_store(tmp_path / "images", "images").samples) == 2
 
 
 def test_frame_positions():

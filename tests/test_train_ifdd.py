@@ -75,7 +75,15 @@ def test_resume_after_interruption_matches_an_uninterrupted_run(store, tmp_path,
         trainer.train_ifdd(p, store, "ifdd_mobilenetv2", 1, tmp_path / "resumed")
     assert load_checkpoint(tmp_path / "resumed" / "checkpoint.pt")["epoch"] == 0
     monkeypatch.setattr(trainer, "check_finite", real_check)
-    resumed = trainer.train_ifdd(p, store, "ifdd_mobilenetv2", 1, tmp_path / "resumed")
+    # Values this job's result does not depend on (ferflow.jobs) do not stop it from resuming.
+    elsewhere = p.model_copy(
+        update={
+            "folds": [1, 2, 3],
+            "variants": [*p.variants, "ifdd_mvit"],
+            "train": p.train.model_copy(update={"device": "cpu", "gpus": 2}),
+        }
+    )
+    resumed = trainer.train_ifdd(elsewhere, store, "ifdd_mobilenetv2", 1, tmp_path / "resumed")
 
     assert resumed == pytest.approx(straight | {"epoch_seconds": resumed["epoch_seconds"]})
     a = load_checkpoint(tmp_path / "straight" / "model.pt")["model"]

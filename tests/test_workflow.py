@@ -1,6 +1,7 @@
 """Snakemake runs the pipeline: dry run, a real run on the tiny benchmark, and parse-time validation."""
 
 import json
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -88,6 +89,36 @@ def test_pipeline_runs_then_has_nothing_to_do(tiny_project):
     again = snakemake(tiny_project, "-n", "--cores", "2")
     assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr
 
+    # Only what a job's result depends on re-runs it (ferflow.jobs).
+    def planned_after(*replacements: tuple[str, str]) -> dict[str, int]:
+        text = (tiny_project / "params.yaml").read_text()
+        changed = text
+        for old, new in replacements:
+            assert old in changed, old
+            changed = changed.replace(old, new)
+        (tiny_project / "params.yaml").write_text(changed)
+        try:
+            result = snakemake(tiny_project, "-n", "--cores", "2", "--quiet", "rules")
+        finally:
+            (tiny_project / "params.yaml").write_text(text)
+        assert result.returncode == 0, result.stderr
+        rows = (line.split() for line in result.stdout.splitlines())
+        return {r[0]: int(r[1]) for r in rows if len(r) == 2 and r[1].isdigit() and r[0] != "total"}
+
+    runtime = ("num_workers: 0}", "num_workers: 1, threads: 1, device: cpu, gpus: 2}")
+    assert set(planned_after(runtime)) == {"report", "all"}  # it lists every parameter; nothing retrains
+    variants = "variants: [ifdd_mobilenetv2, baseline_mobilenetv2, baseline_mvit]"
+    grown = planned_after(("folds: [1]", f"folds: [1, 2]\n  {variants}"))
+    assert grown["train_ifdd"] == 4 and "train_dicefer" not in grown and "prepare_shard" not in grown
+    assert planned_after(("baseline_epochs: 1", "baseline_epochs: 2"))["train_dicefer"] == 1
+    dicefer = planned_after(("stage_epochs: [1, 1, 1]", "stage_epochs: [1, 1, 2]"))
+    assert dicefer["train_dicefer"] == 1 and "train_ifdd" not in dicefer
+    probes = planned_after(("baseline_epochs: 1", "baseline_epochs: 1\n  probe_folds: 3"))
+    assert probes["evaluate_dicefer"] == 2 and "train_dicefer" not in probes
+    clips = planned_after(("synthetic:\n", "data: {frames: 12}\nsynthetic:\n"))  # a key of the video branch
+    assert clips["check_data"] == 1 and clips["prepare_shard"] == 2 and clips["train_ifdd"] == 2
+    assert "pack_images" not in clips and "train_dicefer" not in clips
+
     # a changed IFDD parameter re-runs IFDD's jobs only
     write_params(tiny_project, seed=1, extra="data:\n  shards: 2\n")
     (tiny_project / "params.yaml").write_text(
@@ -134,6 +165,18 @@ def test_a_backbone_source_is_trained_first(tiny_project):
     assert planned_training_jobs() == 2
 
 
+def test_a_yaml_error_and_unknown_names_stop_snakemake_at_parse_time(tiny_project):
+    (tiny_project / "params.yaml").write_text("synthetic:\n  size: tiny\n data:\n  shards: 2\n")
+    result = snakemake(tiny_project, "-n")
+    assert result.returncode != 0
+    assert "params.yaml, line 3, column 2: not valid YAML (" in result.stderr + result.stdout
+    (tiny_project / "params.yaml").write_text("ifdd: {variants: [ifdd_resnet], folds: [6]}\n")
+    result = snakemake(tiny_project, "-n")
+    message = result.stderr + result.stdout
+    assert "params.yaml: invalid parameters (sections: ifdd)" in message
+    assert "ifdd.variants: not video models: ['ifdd_resnet']" in message
+
+
 def test_bad_params_stop_snakemake_before_any_work(tiny_project):
     (tiny_project / "params.yaml").write_text("synthetic:\n  size: tiny\n  noise: 0.1\n")
     result = snakemake(tiny_project, "--cores", "1")
@@ -149,6 +192,14 @@ def test_lint_finds_nothing_serious(tiny_project):
     findings = [line.strip() for line in output.splitlines() if line.strip().startswith("* ")]
     assert findings, "expected the conda/container advice at least"
     assert all("conda environment or container" in f for f in findings), findings
+    # `make lint` accepts that advice and nothing else
+    lint = [sys.executable, str(REPO / "scripts" / "lint_workflow.py"), "-s", str(REPO / "Snakefile")]
+    passed = subprocess.run([*lint, "-d", str(tiny_project)], capture_output=True, text=True, timeout=300)
+    assert passed.returncode == 0, passed.stdout + passed.stderr
+    assert "conda environment or container per rule (accepted); nothing else" in passed.stdout
+    (tiny_project / "params.yaml").write_text("synthetic: {size: huge}\n")
+    failed = subprocess.run([*lint, "-d", str(tiny_project)], capture_output=True, text=True, timeout=300)
+    assert failed.returncode == 1 and "synthetic.size" in failed.stdout
 
 
 def test_slurm_profile_maps_gpus(tiny_project):
@@ -157,3 +208,34 @@ def test_slurm_profile_maps_gpus(tiny_project):
     assert result.returncode == 0, result.stderr
     train = result.stdout.split("rule train_ifdd")[1].split("\n\n")[0]
     assert "gpu=1" in train and "runtime=1440" in train and "cpus_per_task=8" in train
+
+
+def test_a_moved_project_is_up_to_date(tmp_path):
+    """Rules record sources and the interpreter by relative path: a copy of the project elsewhere (its own
+    .venv inside, results copied with their times) has nothing to do."""
+    from layouts import dfew_splits, dfew_videos, small_dfew_folds
+
+    first = tmp_path / "first"
+    first.mkdir()
+    for name in ("Snakefile", "workflow", "src"):
+        source = REPO / name
+        (shutil.copytree if source.is_dir() else shutil.copy2)(source, first / name)
+    (first / ".venv").symlink_to(Path(sys.prefix))
+    folds = small_dfew_folds()
+    dfew_splits(first / "DFEW", folds)
+    dfew_videos(first / "DFEW", [n for n, _ in folds[1][0] + folds[1][1]], "parts")
+    video = "{dataset: dfew, root: DFEW, options: {media: video}}"
+    (first / "params.yaml").write_text(f"data:\n  video: {video}\n")
+    target = "data/interim/dfew/clips_check.json"
+
+    def run(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
+        python = str(project / ".venv" / "bin" / "python")  # each copy's own interpreter path
+        cmd = [python, "-m", "snakemake", target, "--cores", "1", *args]
+        return subprocess.run(cmd, cwd=project, capture_output=True, text=True, timeout=600)
+
+    assert run(first).returncode == 0
+    assert json.loads((first / target).read_text())["ok"] is True
+    moved = tmp_path / "elsewhere" / "moved"
+    shutil.copytree(first, moved, symlinks=True)
+    result = run(moved, "-n")
+    assert result.returncode == 0 and "Nothing to be done" in result.stdout + result.stderr, result.stdout

@@ -2,6 +2,11 @@
 
 Snakemake rules pass the validated parameter sections as JSON (`--params-json`), so a rule runs with exactly
 the values Snakemake compared when deciding what to re-run; people usually pass `--params params.yaml`.
+
+A user's mistake (any `ferflow.errors.UserError`, or a missing file) ends every subcommand with one line,
+`ferflow: <what>, <which file or key>, <what to do>`, and a non-zero status (2 for bad parameters, 1 for
+the rest); `--debug` or FERFLOW_DEBUG=1 shows the traceback instead. Anything else is a bug and keeps its
+traceback.
 """
 
 from __future__ import annotations
@@ -11,11 +16,14 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import yaml
 
 from ferflow import __version__, paths
-from ferflow.config import DEFAULT_PARAMS, Params, ParamsError, load_params, validate_params
+from ferflow.config import DEFAULT_PARAMS, Params, ParamsError, check_device, load_params, validate_params
+from ferflow.errors import UserError
+from ferflow.model_names import VIDEO_MODELS
 
 
 def _params(args: argparse.Namespace) -> Params:
@@ -26,6 +34,27 @@ def _params(args: argparse.Namespace) -> Params:
             raise ParamsError(f"--params-json: not valid JSON: {err}") from None
         return validate_params(raw, "--params-json")
     return load_params(args.params)
+
+
+def _device(text: str) -> str:
+    try:
+        return check_device(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def _add_runtime_options(parser: argparse.ArgumentParser, section: str) -> None:
+    """How a training job runs, overriding the parameters' values (Snakemake passes its threads and
+    resources this way, so they never decide whether a job re-runs)."""
+    parser.add_argument("--threads", type=int, default=0, help=f"torch CPU threads (default: {section})")
+    parser.add_argument("--workers", type=int, help=f"DataLoader workers (default: {section})")
+    parser.add_argument("--device", type=_device, help=f"auto, cpu, cuda or cuda:N (default: {section})")
+
+
+def _runtime(section: Any, args: argparse.Namespace) -> Any:
+    from ferflow.jobs import runtime_overrides
+
+    return runtime_overrides(section, args.threads, args.workers, args.device)
 
 
 def _add_params_options(parser: argparse.ArgumentParser) -> None:
@@ -78,17 +107,11 @@ def _cmd_synthesize_faceid(args: argparse.Namespace) -> int:
 
 def _cmd_prepare_faces(args: argparse.Namespace) -> int:
     from ferflow.data.faceid import prepare_faces
-    from ferflow.data.records import TooManySkipsError
 
     params = _params(args)
     synthetic = args.synthetic_root or paths.faceid_synthetic_root(params)
     out = args.out or paths.faceid_processed(params)
-    try:
-        result = prepare_faces(params, out, synthetic, workers=args.workers)
-    except TooManySkipsError as err:
-        print(f"ferflow: {err}\n(manifest: {out}; nothing else written)", file=sys.stderr)
-        return 1
-    print(json.dumps(result, indent=2))
+    print(json.dumps(prepare_faces(params, out, synthetic, workers=args.workers), indent=2))
     return 0
 
 
@@ -98,8 +121,7 @@ def _cmd_pretrain(args: argparse.Namespace) -> int:
 
     params = _params(args)
     p = params.pretrain
-    if args.threads:
-        p = p.model_copy(update={"train": p.train.model_copy(update={"threads": args.threads})})
+    p = p.model_copy(update={"train": _runtime(p.train, args)})
     spec = trunk_spec(params, args.trunk)
     spec = TrunkSpec(spec.trunk, args.img_size or spec.img_size, args.width_mult or spec.width_mult)
     faces = args.faces or paths.faceid_processed(params)
@@ -130,13 +152,8 @@ def _cmd_prepare(args: argparse.Namespace) -> int:
 
 def _cmd_pack(args: argparse.Namespace) -> int:
     from ferflow.data.prepare import pack_shards
-    from ferflow.data.records import TooManySkipsError
 
-    try:
-        result = pack_shards(_params(args), args.kind, args.shards, args.out, args.metrics, args.manifest)
-    except TooManySkipsError as err:
-        print(f"ferflow: {err}\n(manifest: {args.manifest}; shards kept)", file=sys.stderr)
-        return 1
+    result = pack_shards(_params(args), args.kind, args.shards, args.out, args.metrics, args.manifest)
     print(json.dumps(result, indent=2))
     return 0
 
@@ -146,8 +163,7 @@ def _cmd_train_ifdd(args: argparse.Namespace) -> int:
 
     params = _params(args)
     p = params.ifdd
-    if args.threads:
-        p = p.model_copy(update={"train": p.train.model_copy(update={"threads": args.threads})})
+    p = p.model_copy(update={"train": _runtime(p.train, args)})
     fold = None if args.fold == 0 else args.fold
     result = train_ifdd(p, args.store, args.variant, fold, args.out)
     print(json.dumps(result, indent=2))
@@ -191,8 +207,7 @@ def _cmd_train_dicefer(args: argparse.Namespace) -> int:
     from ferflow.train.dicefer import train_baseline, train_dicefer
 
     p = _params(args).dicefer
-    if args.threads:
-        p = p.model_copy(update={"runtime": p.runtime.model_copy(update={"threads": args.threads})})
+    p = p.model_copy(update={"runtime": _runtime(p.runtime, args)})
     train = train_dicefer if args.model == "dicefer" else train_baseline
     print(json.dumps(train(p, args.store, args.out), indent=2))
     return 0
@@ -212,33 +227,82 @@ def _cmd_evaluate_dicefer(args: argparse.Namespace) -> int:
 def _cmd_report(args: argparse.Namespace) -> int:
     from ferflow.report import build_report  # imported here: matplotlib and seaborn load slowly
 
+    if not args.root.is_dir():
+        raise UserError(
+            f"--root {args.root}: no such folder; give the project folder (the one with results/)"
+        )
+
     html, pdf = build_report(args.root, args.out, _params(args))
     print(f"wrote {html} and {pdf}")
     return 0
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
-    from ferflow.data.frames import MediaError
-    from ferflow.predict import ModelFileError, NoFaceError, predict
+    from ferflow.predict import predict
 
-    try:
-        result = predict(args.media, args.checkpoint, args.upsample, args.device)
-    except (MediaError, NoFaceError, ModelFileError) as err:
-        print(f"ferflow: {err}", file=sys.stderr)
-        return 1
+    result = predict(args.media, args.checkpoint, args.upsample, args.device)
     if args.json:
         print(json.dumps(result, indent=2))
         return 0
     if "video" in result:
+        n, distinct = result["frames"], result["distinct_frames"]
+        short = (
+            f", {distinct} distinct frame{'' if distinct == 1 else 's'}: the video is shorter than the "
+            f"model's {n}"
+            if distinct < n
+            else ""
+        )
         print(
             f"{result['video']}: {result['predicted']} ({result['model']}; face in "
-            f"{result['frames_with_face']}/{result['frames']} sampled frames)"
+            f"{result['frames_with_face']}/{n} sampled frames{short})"
         )
     else:
         face = "face found" if result["align_backend"] == "dlib" else "pre-aligned image, no detection"
         print(f"{result['image']}: {result['predicted']} ({result['model']}; {face})")
     for name, p in sorted(result["probabilities"].items(), key=lambda kv: -kv[1]):
         print(f"  {name:<12} {p:6.1%}")
+    return 0
+
+
+def _cmd_data_check(args: argparse.Namespace) -> int:
+    from ferflow.data.check import check_data, check_summary, format_check
+    from ferflow.data.records import write_json
+
+    params = _params(args)
+    kinds = tuple(args.kind or ("clips", "images"))
+    reports = check_data(params, args.synthetic_root or paths.synthetic_root(params), kinds)
+    print("\n\n".join(format_check(r) for r in reports))
+    if args.out is not None:
+        write_json(args.out, check_summary(reports))
+    failed = [r for r in reports if r.problems]
+    if failed:
+        problems = sum(len(r.problems) for r in failed)
+        where = ", ".join(f"{r.key} ({r.dataset} at {r.root})" for r in failed)
+        raise UserError(
+            f"data check found {problems} problem(s) in {where}; fix the files or options named above"
+        )
+    return 0
+
+
+def _cmd_recipe_list(args: argparse.Namespace) -> int:
+    from ferflow.recipes import list_recipes
+
+    recipes = list_recipes(args.folder)
+    if not recipes:
+        raise UserError(f"{args.folder}: no recipes (*.yaml) there; run from the project folder")
+    for name, title in recipes.items():
+        print(f"{name:<16} {title}")
+    return 0
+
+
+def _cmd_recipe_apply(args: argparse.Namespace) -> int:
+    from ferflow.recipes import apply_recipe
+
+    _, changes = apply_recipe(args.name, args.params, args.root, args.folder)
+    print(f"{args.params}: recipe {args.name}, {len(changes)} value(s) changed")
+    for line in changes:
+        print(f"  {line}")
+    print("then: dvc repro (or snakemake --cores all); dvc params diff lists the change")
     return 0
 
 
@@ -285,7 +349,12 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     else:
         from ferflow.bench.models import bench_models
 
-        kwargs = json.loads(args.model_kwargs) if args.model_kwargs else {}
+        try:
+            kwargs = json.loads(args.model_kwargs) if args.model_kwargs else {}
+        except json.JSONDecodeError as err:
+            raise UserError(
+                f"--model-kwargs: not valid JSON ({err}); e.g. '{{\"width_mult\": 0.5}}'"
+            ) from None
         result = bench_models(
             args.out,
             families=args.families,
@@ -308,7 +377,7 @@ def _cmd_gpu_run(args: argparse.Namespace) -> int:
 
     stage = args.stage[1:] if args.stage[:1] == ["--"] else args.stage
     if not stage:
-        raise SystemExit("gpu-run: give the ferflow stage to run after --")
+        raise UserError("gpu-run: no stage given; put it after --, e.g. gpu-run --gpus 1 -- train-ifdd ...")
     return run_stage(args.gpus, stage)
 
 
@@ -318,6 +387,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Facial expression recognition pipeline: IFDD (video) and DICE-FER (images).",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "--debug", action="store_true", help="show the traceback of a user error (also: FERFLOW_DEBUG=1)"
+    )
     stages = parser.add_subparsers(dest="command", required=True, metavar="STAGE")
 
     check = stages.add_parser(
@@ -387,7 +459,7 @@ def build_parser() -> argparse.ArgumentParser:
     pre.add_argument("--width-mult", type=float, help="MobileNetV2 width (default: ifdd.model.width_mult)")
     pre.add_argument("--faces", type=Path, help="prepare-faces output (default: data/faceid/<dataset>)")
     pre.add_argument("--out", type=Path, help="job folder (default: results/pretrain/<trunk>)")
-    pre.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: from params)")
+    _add_runtime_options(pre, "pretrain.train")
     pre.set_defaults(func=_cmd_pretrain)
 
     prepare = stages.add_parser(
@@ -433,10 +505,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--store", type=Path, required=True, help="clip store (data/processed/<dataset>/clips)"
     )
-    train.add_argument("--variant", required=True, help="a registered model, e.g. ifdd_mobilenetv2")
+    train.add_argument("--variant", required=True, choices=VIDEO_MODELS, help="the model to train")
     train.add_argument("--fold", type=int, default=0, help="fold to train (0: datasets with one fixed split)")
     train.add_argument("--out", type=Path, required=True, help="job folder for checkpoints and logs")
-    train.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: from params)")
+    _add_runtime_options(train, "ifdd.train")
     train.set_defaults(func=_cmd_train_ifdd)
 
     evaluate = stages.add_parser(
@@ -449,7 +521,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--store", type=Path, required=True)
     evaluate.add_argument("--out", type=Path, required=True)
     evaluate.add_argument("--truth", type=Path, help="the embedded benchmark's ground_truth/clips.csv")
-    evaluate.add_argument("--device", default="auto")
+    evaluate.add_argument("--device", type=_device, default="auto", help="auto, cpu, cuda or cuda:N")
     evaluate.set_defaults(func=_cmd_evaluate_ifdd)
 
     summarize_pre = stages.add_parser(
@@ -492,7 +564,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--store", type=Path, required=True, help="image store (data/processed/<dataset>/images)"
     )
     train_d.add_argument("--out", type=Path, required=True, help="job folder for checkpoints and logs")
-    train_d.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: from params)")
+    _add_runtime_options(train_d, "dicefer.runtime")
     train_d.set_defaults(func=_cmd_train_dicefer)
 
     evaluate_d = stages.add_parser(
@@ -505,7 +577,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate_d.add_argument("--model", type=Path, required=True, help="model.pt written by train-dicefer")
     evaluate_d.add_argument("--store", type=Path, required=True)
     evaluate_d.add_argument("--out", type=Path, required=True)
-    evaluate_d.add_argument("--device", default="auto")
+    evaluate_d.add_argument("--device", type=_device, default="auto", help="auto, cpu, cuda or cuda:N")
     evaluate_d.set_defaults(func=_cmd_evaluate_dicefer)
 
     report = stages.add_parser(
@@ -534,6 +606,50 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--upsample", type=int, default=1, help="dlib HOG upsampling")
     predict.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:N or auto")
     predict.set_defaults(func=_cmd_predict)
+
+    data = stages.add_parser(
+        "data",
+        help="inspect the datasets the `data` section names (check)",
+        description="Inspect the datasets of the `data` section without decoding anything.",
+    )
+    data_commands = data.add_subparsers(dest="data_command", required=True, metavar="COMMAND")
+    data_check = data_commands.add_parser(
+        "check",
+        help="records per fold, split and class, missing media, label anomalies; fails on problems",
+        description="Load every fold and split of each branch's dataset (video: data.video, images: "
+        "data.image) through its adapter, without decoding: print records per fold, split and class, "
+        "unusable media, the label numbering of each file and dropped rows. Exits non-zero with a summary "
+        "on problems: an unreadable split file, more unusable media than data.max_skip_fraction, a class "
+        "without samples, files numbered differently, a sample in two folds' test sets.",
+    )
+    _add_params_options(data_check)
+    data_check.add_argument("--kind", choices=("clips", "images"), action="append", help="one branch only")
+    data_check.add_argument(
+        "--synthetic-root",
+        type=Path,
+        help="the embedded benchmark's folder (default: data/raw/synthetic/<size>)",
+    )
+    data_check.add_argument("--out", type=Path, help="also write the report as JSON")
+    data_check.set_defaults(func=_cmd_data_check)
+
+    recipe = stages.add_parser(
+        "recipe",
+        help="switch params.yaml to a paper's settings for a dataset (recipes/*.yaml)",
+        description="Paper recipes: partial parameter files under recipes/. `apply` writes one into "
+        "params.yaml (comments kept, validated first), so DVC and git see every changed value.",
+    )
+    recipe_commands = recipe.add_subparsers(dest="recipe_command", required=True, metavar="COMMAND")
+    recipe_list = recipe_commands.add_parser("list", help="the recipes and what each sets")
+    recipe_list.set_defaults(func=_cmd_recipe_list)
+    recipe_apply = recipe_commands.add_parser("apply", help="write a recipe into the parameter file")
+    recipe_apply.add_argument("name", help="a recipe name (e.g. ifdd_dfew) or a recipe file")
+    recipe_apply.add_argument("--root", type=Path, help="the dataset's folder (data.<branch>.root)")
+    recipe_apply.add_argument(
+        "--params", type=Path, default=DEFAULT_PARAMS, metavar="FILE", help="default: %(default)s"
+    )
+    recipe_apply.set_defaults(func=_cmd_recipe_apply)
+    for sub in (recipe_list, recipe_apply):
+        sub.add_argument("--folder", type=Path, default=Path("recipes"), help="default: %(default)s")
 
     bench = stages.add_parser(
         "bench",
@@ -565,7 +681,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--batch", type=int, default=8)
     bench.add_argument("--img-size", type=int, default=112)
     bench.add_argument("--num-frames", type=int, default=16)
-    bench.add_argument("--device", default="auto")
+    bench.add_argument("--device", type=_device, default="auto", help="auto, cpu, cuda or cuda:N")
     bench.add_argument("--model-kwargs", help="models: JSON factory arguments, e.g. '{\"width_mult\": 0.5}'")
     bench.set_defaults(func=_cmd_bench)
 
@@ -582,11 +698,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _user_message(err: Exception) -> str:
+    if isinstance(err, FileNotFoundError) and err.filename is not None:
+        return f"{err.filename}: no such file or folder; check the path, or run the stage that writes it"
+    return str(err)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except ParamsError as err:
-        print(f"ferflow: {err}", file=sys.stderr)
-        return 2
+    except (UserError, FileNotFoundError) as err:
+        if args.debug or os.environ.get("FERFLOW_DEBUG", "") not in ("", "0"):
+            raise
+        print(f"ferflow: {_user_message(err)}", file=sys.stderr)
+        return 2 if isinstance(err, ParamsError) else 1

@@ -6,9 +6,10 @@ impossible value fails before any work, naming the key's full path and what was 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import yaml
 from pydantic import (
@@ -21,11 +22,22 @@ from pydantic import (
     model_validator,
 )
 
+from ferflow.data import adapters
+from ferflow.errors import UserError
+from ferflow.model_names import VIDEO_MODELS
+
 DEFAULT_PARAMS = Path("params.yaml")
 
 
-class ParamsError(ValueError):
+class ParamsError(ValueError, UserError):
     """A parameter file that cannot be used; the message lists every offending key."""
+
+
+def check_device(device: str) -> str:
+    """A device name as ferflow takes it: auto, cpu, cuda or cuda:N."""
+    if not re.fullmatch(r"auto|cpu|cuda(:\d+)?", device):
+        raise ValueError("expected auto, cpu, cuda or cuda:N (N a GPU index)")
+    return device
 
 
 class _Section(BaseModel):
@@ -110,9 +122,19 @@ class SyntheticParams(_Section):
 class DatasetParams(_Section):
     """Which dataset feeds one branch of the pipeline, and where it lives."""
 
+    synthetic_adapter: ClassVar[str]  # the embedded benchmark's adapter for this branch
+
     dataset: str
     root: Path | None = None  # the dataset's folder; the embedded benchmark needs none
     options: dict[str, str | int | float | bool] = {}  # the adapter's path options (see README)
+
+    @field_validator("root")
+    @classmethod
+    def _root_exists(cls, root: Path | None) -> Path | None:
+        if root is not None and not root.is_dir():
+            where = "" if root.is_absolute() else f" (relative to {Path.cwd()})"
+            raise ValueError(f"no such folder{where}: give the folder the dataset lives in")
+        return root
 
     @model_validator(mode="after")
     def _root_given(self) -> DatasetParams:
@@ -120,12 +142,18 @@ class DatasetParams(_Section):
             raise ValueError(f"root is required for dataset {self.dataset!r} (the folder it lives in)")
         return self
 
+    def adapter(self) -> str:
+        """The name of the adapter that reads this dataset."""
+        return self.synthetic_adapter if self.dataset == "synthetic" else self.dataset
+
 
 class VideoDatasetParams(DatasetParams):
+    synthetic_adapter = "synthetic_video"
     dataset: Literal["synthetic", "dfew", "ferv39k", "mafw"] = "synthetic"
 
 
 class ImageDatasetParams(DatasetParams):
+    synthetic_adapter = "synthetic_image"
     dataset: Literal["synthetic", "rafdb"] = "synthetic"
 
 
@@ -180,6 +208,11 @@ class RuntimeParams(_Section):
     num_workers: Annotated[int, Field(ge=0)] = 2
     threads: Annotated[int, Field(ge=0)] = 0  # torch CPU threads per job; 0 = torch's default
     gpus: Annotated[int, Field(ge=0)] = 1  # GPUs per job when CUDA is present (>1 runs torchrun)
+
+    @field_validator("device")
+    @classmethod
+    def _device_name(cls, device: str) -> str:
+        return check_device(device)
 
 
 class OptimParams(RuntimeParams):
@@ -255,6 +288,14 @@ class IFDDParams(_Section):
     augment: AugmentParams = AugmentParams()
     mixup: MixupParams = MixupParams()
     train: TrainParams = TrainParams()
+
+    @field_validator("variants")
+    @classmethod
+    def _video_models(cls, variants: list[str]) -> list[str]:
+        unknown = [v for v in variants if v not in VIDEO_MODELS]
+        if unknown:
+            raise ValueError(f"not video models: {unknown}; known: {', '.join(VIDEO_MODELS)}")
+        return variants
 
     @model_validator(mode="after")
     def _init_sources_name_variants(self) -> IFDDParams:
@@ -516,6 +557,27 @@ def _study_problems(p: Params) -> list[str]:
     return problems
 
 
+def _cross_section_problems(params: Params) -> list[tuple[str, str]]:
+    """(key, message) for values that only make sense with another: adapter options (they depend on the
+    dataset) and IFDD's folds (on the video dataset's)."""
+    problems = []
+    for branch, dataset in (("video", params.data.video), ("image", params.data.image)):
+        problems += [
+            (f"data.{branch}.options.{key}", message)
+            for key, message in adapters.option_problems(dataset.adapter(), dataset.options)
+        ]
+    video = params.data.video.adapter()
+    folds = adapters.NUM_FOLDS.get(video)
+    wanted = params.ifdd.folds
+    if wanted is not None and folds is None:
+        problems.append(
+            ("ifdd.folds", f"{video} has one fixed train/test split, no folds: set ifdd.folds to null")
+        )
+    elif wanted is not None and folds is not None and max(wanted, default=1) > folds:
+        problems.append(("ifdd.folds", f"{video} has folds 1..{folds}, got {wanted}"))
+    return problems
+
+
 def _describe(error: dict[str, Any], prefix: str = "") -> str:
     key = ".".join(str(part) for part in (prefix, *error["loc"]) if part != "")
     if error["type"] == "extra_forbidden":
@@ -531,26 +593,36 @@ def validate_params(raw: dict[str, Any] | None, source: str = "params") -> Param
         raw = {}
     if not isinstance(raw, dict):
         raise ParamsError(f"{source}: expected a mapping of sections, got {type(raw).__name__}")
-    known = ", ".join(Params.model_fields)
     try:
         params = Params.model_validate(raw)
     except ValidationError as err:
-        lines = [f"  {_describe(e)}" for e in err.errors()]
-        raise ParamsError(f"{source}: invalid parameters (sections: {known})\n" + "\n".join(lines)) from None
-    problems = _study_problems(params)
-    if problems:
-        lines = [f"  {line}" for line in problems]
-        raise ParamsError(f"{source}: invalid parameters (sections: {known})\n" + "\n".join(lines))
-    return params
+        errors = [(".".join(str(part) for part in e["loc"]), _describe(e)) for e in err.errors()]
+    else:
+        errors = [(key, f"{key}: {message}") for key, message in _cross_section_problems(params)]
+        errors += [(line.split(":", 1)[0], line) for line in _study_problems(params)]
+        if not errors:
+            return params
+    sections = list(dict.fromkeys(key.split(".")[0] for key, _ in errors))
+    lines = "\n".join(f"  {line}" for _, line in errors)
+    raise ParamsError(f"{source}: invalid parameters (sections: {', '.join(sections)})\n{lines}")
+
+
+def read_params_file(path: str | Path = DEFAULT_PARAMS) -> Any:
+    """The YAML of a parameter file, unvalidated; a syntax error names the line and column."""
+    path = Path(path)
+    if not path.is_file():
+        raise ParamsError(f"{path}: parameter file not found; run from the project folder or pass --params")
+    try:
+        return yaml.safe_load(path.read_text())
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark or err.context_mark
+        where = f", line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = " ".join(str(p) for p in (err.context, err.problem) if p)
+        raise ParamsError(f"{path}{where}: not valid YAML ({problem}); fix the file there") from None
+    except yaml.YAMLError as err:
+        raise ParamsError(f"{path}: not valid YAML ({err}); fix the file") from None
 
 
 def load_params(path: str | Path = DEFAULT_PARAMS) -> Params:
     """Read and validate a YAML parameter file."""
-    path = Path(path)
-    if not path.is_file():
-        raise ParamsError(f"{path}: parameter file not found")
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as err:
-        raise ParamsError(f"{path}: not valid YAML: {err}") from None
-    return validate_params(raw, str(path))
+    return validate_params(read_params_file(path), str(Path(path)))

@@ -21,7 +21,7 @@ model, or a file that is no model at all raises `ModelFileError` naming the file
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import torch
@@ -32,8 +32,9 @@ from ferflow.data.datasets import ImageDataset, clip_tensor, eval_transform
 from ferflow.data.frames import ClipSampler, MediaError, read_clip
 from ferflow.data.records import IMAGE_EXTENSIONS
 from ferflow.data.store import Store
+from ferflow.errors import UserError
 from ferflow.models import model_from_saved
-from ferflow.train.checkpoint import load_checkpoint
+from ferflow.train.checkpoint import Media, ModelFileError, load_checkpoint, model_media
 from ferflow.train.runtime import setup_runtime
 
 __all__ = [
@@ -46,29 +47,12 @@ __all__ = [
     "predict_video",
 ]
 
-Media = Literal["image", "video"]
 #: PIL's names of the `IMAGE_EXTENSIONS` formats: what a file with another suffix must be to be an image.
 IMAGE_FORMATS = frozenset({"JPEG", "PNG", "BMP", "WEBP", "TIFF"})
 
 
-class NoFaceError(ValueError):
+class NoFaceError(ValueError, UserError):
     """The detector found no face in any sampled frame (or in the image)."""
-
-
-class ModelFileError(ValueError):
-    """The model file cannot be used for this media: unreadable, not a model ferflow predicts with, or a
-    model of the other kind (video for an image, image for a video)."""
-
-
-def model_media(saved: dict[str, Any]) -> Media | None:
-    """What a saved `model.pt` predicts from: ``image`` (DICE-FER or baseline, from `train-dicefer`),
-    ``video`` (IFDD or its baseline, from `train-ifdd`), or None for anything else (a `checkpoint.pt`)."""
-    if saved.get("kind") in ("dicefer", "baseline"):
-        return "image"
-    kwargs = saved.get("kwargs")
-    if isinstance(kwargs, dict) and "num_frames" in kwargs and "variant" in saved:
-        return "video"
-    return None
 
 
 def is_image(path: str | Path) -> bool:
@@ -125,8 +109,9 @@ def predict(media: Path, model_path: Path, upsample: int = 1, device: str = "cpu
 
 @torch.no_grad()
 def predict_video(video: Path, model_path: Path, upsample: int = 1, device: str = "cpu") -> dict[str, Any]:
-    """Class probabilities for one video, with how many sampled frames had a detected face; the model runs
-    on `device` ("cpu", "cuda", "cuda:N" or "auto")."""
+    """Class probabilities for one video, with how many sampled frames had a detected face and how many
+    distinct source frames were sampled (fewer than sampled when the video is shorter than the model's
+    window: its last frame repeats); the model runs on `device` ("cpu", "cuda", "cuda:N" or "auto")."""
     model, saved, dev = _load(Path(model_path), Path(video), "video", device)
     num_frames, img_size = saved["kwargs"]["num_frames"], saved["kwargs"]["img_size"]
     crop = saved["data"]["shape"][2]  # the aligned size the model was trained from (N x T x S x S x 3)
@@ -137,7 +122,15 @@ def predict_video(video: Path, model_path: Path, upsample: int = 1, device: str 
         raise NoFaceError(f"{video}: no face found in any of the {len(clip.frames)} sampled frames")
     x = clip_tensor(aligned.frames, eval_transform(img_size))[None]
     probs = torch.softmax(model(x.to(dev)).float(), dim=1)[0].tolist()
-    return {"video": str(video), **_result(saved, probs, aligned.detected, backend), "device": str(dev)}
+    result = _result(saved, probs, aligned.detected, backend)
+    distinct = len(np.unique(clip.indices))
+    return {
+        "video": str(video),
+        **result,
+        "distinct_frames": distinct,
+        "source_frames": clip.source_frames,
+        "device": str(dev),
+    }
 
 
 @torch.no_grad()

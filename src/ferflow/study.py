@@ -13,6 +13,7 @@ import json
 from dataclasses import dataclass
 from typing import Literal
 
+from ferflow import jobs
 from ferflow.config import DiceFerParams, IFDDParams, Params, merge_overrides
 from ferflow.data import adapters
 
@@ -96,9 +97,10 @@ def dicefer_params(params: Params, setting: str, seed: int) -> DiceFerParams:
 
 
 def cell_params_json(params: Params, cell: Cell) -> str:
-    """A cell's parameters as the CLI's `--params-json`: its one section, nothing else."""
+    """A cell's parameters as the CLI's `--params-json`: its job key (`ferflow.jobs`: only what its result
+    depends on; runtime settings travel as the rule's threads and resources), nothing else of the study."""
     if cell.family == "ifdd":
-        section = ifdd_params(params, cell.model, cell.seed)
+        key = jobs.ifdd_key(ifdd_params(params, cell.model, cell.seed), cell.model)
     else:
-        section = dicefer_params(params, cell.setting, cell.seed)
-    return json.dumps({cell.family: section.model_dump(mode="json")}, sort_keys=True)
+        key = jobs.dicefer_key(dicefer_params(params, cell.setting, cell.seed), cell.model)  # type: ignore[arg-type]
+    return json.dumps({cell.family: key}, sort_keys=True)

@@ -1,15 +1,18 @@
 # Helpers shared by every rule file.
+import json
 import os
 import sys
 from pathlib import Path
 
-from ferflow import paths
+from ferflow import jobs, paths
 from ferflow import study as S
 from ferflow.config import variant_family
 
+# Paths that Snakemake records (inputs, params) are relative to the working directory, so that a moved or
+# re-cloned project (with its .venv inside) finds its results up to date.
 # Run the CLI with the interpreter that runs Snakemake, so rules work without an activated environment.
-FERFLOW = f"{sys.executable} -m ferflow"
-PACKAGE = Path(workflow.basedir) / "src" / "ferflow"
+FERFLOW = f"{os.path.relpath(sys.executable)} -m ferflow"
+PACKAGE = Path(os.path.relpath(Path(workflow.basedir) / "src" / "ferflow"))
 
 
 def package_sources(*parts):
@@ -26,10 +29,21 @@ def params_json(*sections):
     return PARAMS.model_dump_json(include=set(sections))
 
 
+def job_json(key):
+    """A job's key (ferflow.jobs: the values its result depends on) as JSON for `--params-json`."""
+    return json.dumps(key, sort_keys=True)
+
+
 def dataset_input(wildcards):
     """The dataset folder a branch reads: generated for the embedded benchmark, given otherwise."""
     section = PARAMS.data.video if wildcards.kind == "clips" else PARAMS.data.image
     return SYNTHETIC_ROOT if section.dataset == "synthetic" else str(section.root)
+
+
+def synthetic_option(wildcards):
+    """`--synthetic-root` for a branch that reads the embedded benchmark (none for a real dataset)."""
+    section = PARAMS.data.video if wildcards.kind == "clips" else PARAMS.data.image
+    return f"--synthetic-root {SYNTHETIC_ROOT}" if section.dataset == "synthetic" else ""
 
 
 def store_path(kind):

@@ -1,11 +1,31 @@
 # Data stages: records -> sampled frames (PyAV) -> aligned faces (dlib) -> packed stores, in shards.
-DATA_SOURCES = package_sources("config.py", "paths.py", "cli.py", "data")
+DATA_SOURCES = package_sources("config.py", "paths.py", "cli.py", "errors.py", "model_names.py", "data")
+
+
+rule check_data:
+    input:
+        sources=DATA_SOURCES,
+        dataset=dataset_input,
+    output:
+        "data/interim/{dataset}/{kind}_check.json",
+    wildcard_constraints:
+        kind="clips|images",
+    params:
+        cli=FERFLOW,
+        json=lambda wildcards: job_json(jobs.data_key(PARAMS, wildcards.kind, pack=True)),
+        synthetic=synthetic_option,
+    log:
+        "logs/check_{dataset}_{kind}.log",
+    shell:
+        "{params.cli} data check --params-json {params.json:q} --kind {wildcards.kind} {params.synthetic} "
+        "--out {output} > {log} 2>&1"
 
 
 rule prepare_shard:
     input:
         sources=DATA_SOURCES,
         dataset=dataset_input,
+        check="data/interim/{dataset}/{kind}_check.json",  # checked first, in seconds
     output:
         directory("data/interim/{dataset}/{kind}/shard_{shard}"),
     wildcard_constraints:
@@ -13,15 +33,15 @@ rule prepare_shard:
         shard=r"\d+",
     params:
         cli=FERFLOW,
-        json=params_json("synthetic", "data"),
-        synthetic=SYNTHETIC_ROOT,
+        json=lambda wildcards: job_json(jobs.data_key(PARAMS, wildcards.kind)),
+        synthetic=synthetic_option,
     log:
         "logs/prepare_{dataset}_{kind}_{shard}.log",
     benchmark:
         "logs/benchmarks/prepare_{dataset}_{kind}_{shard}.tsv"
     shell:
         "{params.cli} prepare --params-json {params.json:q} --kind {wildcards.kind} "
-        "--shard {wildcards.shard} --synthetic-root {params.synthetic} --out {output} > {log} 2>&1"
+        "--shard {wildcards.shard} {params.synthetic} --out {output} > {log} 2>&1"
 
 
 for _kind in ("clips", "images"):
@@ -37,7 +57,7 @@ for _kind in ("clips", "images"):
             manifest=str(paths.processed(PARAMS, _kind)) + "_manifest.csv",
         params:
             cli=FERFLOW,
-            json=params_json("data"),
+            json=job_json(jobs.data_key(PARAMS, _kind, pack=True)),
             kind=_kind,
         log:
             f"logs/pack_{_kind}.log",

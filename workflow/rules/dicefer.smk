@@ -1,6 +1,16 @@
 # DICE-FER and its plain ResNet-18 baseline on the image branch: train, then evaluate.
 DICEFER_SOURCES = package_sources(
-    "config.py", "cli.py", "gpu.py", "models", "train", "evaluate", "data/datasets.py", "data/store.py"
+    "config.py",
+    "cli.py",
+    "errors.py",
+    "jobs.py",
+    "model_names.py",
+    "gpu.py",
+    "models",
+    "train",
+    "evaluate",
+    "data/datasets.py",
+    "data/store.py",
 )
 
 
@@ -15,18 +25,23 @@ rule train_dicefer:
         model="dicefer|baseline",
     params:
         cli=FERFLOW,
-        json=params_json("dicefer"),
+        # Only what this model's result depends on (ferflow.jobs): the other model's keys, the
+        # evaluation's and the runtime settings change nothing here.
+        json=lambda wildcards: job_json({"dicefer": jobs.dicefer_key(PARAMS.dicefer, wildcards.model)}),
         folder=lambda wildcards, output: os.path.dirname(output[0]),
     resources:
         gpu=PARAMS.dicefer.runtime.gpus,
-    threads: max(1, workflow.cores // 2)
+        loader_workers=PARAMS.dicefer.runtime.num_workers,
+        torch_device=PARAMS.dicefer.runtime.device,
+    threads: PARAMS.dicefer.runtime.threads or max(1, workflow.cores // 2)
     log:
         "logs/train_dicefer_{model}.log",
     benchmark:
         "logs/benchmarks/train_dicefer_{model}.tsv"
     shell:
         "{params.cli} gpu-run --gpus {resources.gpu} -- train-dicefer --params-json {params.json:q} "
-        "--model {wildcards.model} --store {input.store} --out {params.folder} --threads {threads} > {log} 2>&1"
+        "--model {wildcards.model} --store {input.store} --out {params.folder} --threads {threads} "
+        "--workers {resources.loader_workers} --device {resources.torch_device} > {log} 2>&1"
 
 
 rule evaluate_dicefer:
@@ -38,7 +53,7 @@ rule evaluate_dicefer:
         "results/dicefer/{model}/eval/metrics.json",
     params:
         cli=FERFLOW,
-        json=params_json("dicefer"),
+        json=job_json({"dicefer": jobs.dicefer_evaluation_key(PARAMS.dicefer)}),
         folder=lambda wildcards, output: os.path.dirname(output[0]),
     log:
         "logs/evaluate_dicefer_{model}.log",

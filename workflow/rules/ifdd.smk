@@ -2,7 +2,17 @@
 from ferflow.data import adapters
 
 IFDD_SOURCES = package_sources(
-    "config.py", "cli.py", "gpu.py", "models", "train", "evaluate", "data/datasets.py", "data/store.py"
+    "config.py",
+    "cli.py",
+    "errors.py",
+    "jobs.py",
+    "model_names.py",
+    "gpu.py",
+    "models",
+    "train",
+    "evaluate",
+    "data/datasets.py",
+    "data/store.py",
 )
 VIDEO_ADAPTER = "synthetic_video" if PARAMS.data.video.dataset == "synthetic" else PARAMS.data.video.dataset
 IFDD_FOLDS = PARAMS.ifdd.folds or [fold or 0 for fold in adapters.iter_folds(VIDEO_ADAPTER)]
@@ -21,19 +31,24 @@ rule train_ifdd:
         "results/ifdd/{variant}/fold_{fold}/model.pt",
     params:
         cli=FERFLOW,
-        json=params_json("ifdd"),
+        # Only what this job's result depends on (ferflow.jobs): other variants, folds, the runtime
+        # settings and other sections change nothing here.
+        json=lambda wildcards: job_json({"ifdd": jobs.ifdd_key(PARAMS.ifdd, wildcards.variant)}),
         folder=lambda wildcards, output: os.path.dirname(output[0]),
     resources:
         gpu=PARAMS.ifdd.train.gpus,
-    threads: max(1, workflow.cores // 2)
+        loader_workers=PARAMS.ifdd.train.num_workers,
+        torch_device=PARAMS.ifdd.train.device,
+    threads: PARAMS.ifdd.train.threads or max(1, workflow.cores // 2)
     log:
         "logs/train_ifdd_{variant}_fold{fold}.log",
     benchmark:
         "logs/benchmarks/train_ifdd_{variant}_fold{fold}.tsv"
     shell:
         "{params.cli} gpu-run --gpus {resources.gpu} -- train-ifdd --params-json {params.json:q} "
-        "--store {input.store} --variant {wildcards.variant} --fold {wildcards.fold} "
-        "--out {params.folder} --threads {threads} > {log} 2>&1"
+        "--store {input.store} --variant {wildcards.variant} --fold {wildcards.fold} --out {params.folder} "
+        "--threads {threads} --workers {resources.loader_workers} --device {resources.torch_device} "
+        "> {log} 2>&1"
 
 
 rule evaluate_ifdd:

@@ -5,7 +5,16 @@ FACEID_SYNTHETIC = str(paths.faceid_synthetic_root(PARAMS))
 FACES = str(paths.faceid_processed(PARAMS))
 FACEID_TRUNKS = faceid_trunks(PARAMS)
 PRETRAIN_SOURCES = package_sources(
-    "config.py", "cli.py", "paths.py", "gpu.py", "models", "train", "evaluate/verification.py", "data"
+    "config.py",
+    "cli.py",
+    "errors.py",
+    "jobs.py",
+    "paths.py",
+    "gpu.py",
+    "models",
+    "train",
+    "evaluate/verification.py",
+    "data",
 )
 
 
@@ -29,13 +38,13 @@ rule synthesize_faceid:
 
 rule prepare_faces:
     input:
-        sources=package_sources("config.py", "paths.py", "cli.py", "data"),
+        sources=package_sources("config.py", "paths.py", "cli.py", "errors.py", "jobs.py", "data"),
         datasets=faceid_dataset_inputs,
     output:
         directory(FACES),
     params:
         cli=FERFLOW,
-        json=params_json("pretrain", "data"),
+        json=job_json(jobs.faces_key(PARAMS)),
         synthetic=FACEID_SYNTHETIC,
     log:
         "logs/prepare_faces.log",
@@ -59,13 +68,15 @@ rule pretrain_faceid:
         trunk="resnet18|mobilenetv2",
     params:
         cli=FERFLOW,
-        json=params_json("pretrain"),
+        json=job_json({"pretrain": jobs.pretrain_key(PARAMS.pretrain)}),
         size=lambda wildcards: trunk_spec(PARAMS, wildcards.trunk).img_size,
         width=lambda wildcards: trunk_spec(PARAMS, wildcards.trunk).width_mult,
         folder=lambda wildcards, output: os.path.dirname(output.trunk),
     resources:
         gpu=PARAMS.pretrain.train.gpus,
-    threads: max(1, workflow.cores // 2)
+        loader_workers=PARAMS.pretrain.train.num_workers,
+        torch_device=PARAMS.pretrain.train.device,
+    threads: PARAMS.pretrain.train.threads or max(1, workflow.cores // 2)
     log:
         "logs/pretrain_{trunk}.log",
     benchmark:
@@ -73,7 +84,8 @@ rule pretrain_faceid:
     shell:
         "{params.cli} gpu-run --gpus {resources.gpu} -- pretrain --params-json {params.json:q} "
         "--trunk {wildcards.trunk} --img-size {params.size} --width-mult {params.width} --faces {input.faces} "
-        "--out {params.folder} --threads {threads} > {log} 2>&1"
+        "--out {params.folder} --threads {threads} --workers {resources.loader_workers} "
+        "--device {resources.torch_device} > {log} 2>&1"
 
 
 rule pretrain:

@@ -21,8 +21,10 @@ rule study_train_ifdd:
         json=study_cell_json,
         folder=lambda wildcards, output: os.path.dirname(output[0]),
     resources:
-        gpu=lambda wildcards: study_cell_section(wildcards).train.gpus,
-    threads: max(1, workflow.cores // 2)
+        gpu=PARAMS.ifdd.train.gpus,
+        loader_workers=PARAMS.ifdd.train.num_workers,
+        torch_device=PARAMS.ifdd.train.device,
+    threads: PARAMS.ifdd.train.threads or max(1, workflow.cores // 2)
     log:
         "logs/study/train_ifdd_{variant}_seed{seed}_fold{fold}.log",
     benchmark:
@@ -30,7 +32,8 @@ rule study_train_ifdd:
     shell:
         "{params.cli} gpu-run --gpus {resources.gpu} -- train-ifdd --params-json {params.json:q} "
         "--store {input.store} --variant {wildcards.variant} --fold {wildcards.fold} "
-        "--out {params.folder} --threads {threads} > {log} 2>&1"
+        "--out {params.folder} --threads {threads} --workers {resources.loader_workers} "
+        "--device {resources.torch_device} > {log} 2>&1"
 
 
 rule study_evaluate_ifdd:
@@ -71,15 +74,18 @@ rule study_train_dicefer:
         json=study_cell_json,
         folder=lambda wildcards, output: os.path.dirname(output[0]),
     resources:
-        gpu=lambda wildcards: study_cell_section(wildcards).runtime.gpus,
-    threads: max(1, workflow.cores // 2)
+        gpu=PARAMS.dicefer.runtime.gpus,
+        loader_workers=PARAMS.dicefer.runtime.num_workers,
+        torch_device=PARAMS.dicefer.runtime.device,
+    threads: PARAMS.dicefer.runtime.threads or max(1, workflow.cores // 2)
     log:
         "logs/study/train_dicefer_{setting}_{model}_seed{seed}.log",
     benchmark:
         "logs/benchmarks/study/train_dicefer_{setting}_{model}_seed{seed}.tsv"
     shell:
         "{params.cli} gpu-run --gpus {resources.gpu} -- train-dicefer --params-json {params.json:q} "
-        "--model {wildcards.model} --store {input.store} --out {params.folder} --threads {threads} > {log} 2>&1"
+        "--model {wildcards.model} --store {input.store} --out {params.folder} --threads {threads} "
+        "--workers {resources.loader_workers} --device {resources.torch_device} > {log} 2>&1"
 
 
 rule study_evaluate_dicefer:

@@ -14,15 +14,22 @@ Errors, by kind:
       on; only when the skipped fraction exceeds `max_skip_fraction` does it raise `TooManySkipsError`
       with a summary (pipeline policy). `check_media=False` turns the media check off (no file-system
       access beyond the split files).
+
+Numeric labels (DFEW's split files, and the redistributed FERV39k and MAFW lists) come 1-based in the
+official files and 0-based in some copies. The `label_base` option says which (`0`, `1`, or `auto`, the
+default: read from the file's label range); `auto` refuses a file whose range fits both and names the option,
+so labels are never shifted silently. `RecordSet.label_base` records what was used.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import csv
 import inspect
 import os
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -36,6 +43,7 @@ from ferflow.data.records import (
     Skip,
     check_skip_fraction,
 )
+from ferflow.errors import UserError
 
 DFEW_CLASSES: tuple[str, ...] = ("Happy", "Sad", "Neutral", "Angry", "Surprise", "Disgust", "Fear")
 FERV39K_CLASSES: tuple[str, ...] = ("Angry", "Disgust", "Fear", "Happy", "Neutral", "Sad", "Surprise")
@@ -67,7 +75,7 @@ NUM_FOLDS: dict[str, int] = {"dfew": 5, "mafw": 5, "synthetic_video": 5}
 DEFAULT_MAX_SKIP_FRACTION = 0.05
 
 
-class AnnotationError(ValueError):
+class AnnotationError(ValueError, UserError):
     """An annotation (split/label) file that cannot be read as the dataset's official format."""
 
     def __init__(self, path: Path | str, lineno: int | None, message: str) -> None:
@@ -137,6 +145,17 @@ def _media_problem(path: Path, kind: MediaKind) -> str | None:
     return None
 
 
+def _shared_media_problem(path: Path, kind: MediaKind) -> str | None:
+    """`_media_problem`, looked up once per file inside `shared_media_scans` (folds share their samples)."""
+    cache = _SCANS.get()
+    if cache is None:
+        return _media_problem(path, kind)
+    key = (path, kind, "problem")
+    if key not in cache:
+        cache[key] = _media_problem(path, kind)
+    return cache[key]
+
+
 def _read_lines(path: Path) -> list[tuple[int, str]]:
     """Non-blank lines with their 1-based numbers (BOM and CR removed)."""
     if not path.is_file():
@@ -169,6 +188,117 @@ def _check_fold(dataset: str, fold: int | None) -> int:
     return fold
 
 
+# ---------------------------------------------------------------------------------------- label numbering
+
+LABEL_BASES: tuple[str, ...] = ("auto", "0", "1")
+
+
+def parse_label_base(value: object) -> int | None:
+    """The `label_base` option as 0, 1 or None (auto); accepts 0, 1, "0", "1" and "auto"."""
+    text = str(value).strip().lower()
+    if isinstance(value, bool) or text not in LABEL_BASES:
+        raise ValueError(f"label_base must be auto, 0 or 1, got {value!r}")
+    return None if text == "auto" else int(text)
+
+
+def resolve_label_base(
+    path: Path, labels: Sequence[tuple[int, int]], num_classes: int, option: object, *, zero_unlabelled: bool
+) -> int:
+    """Which numbering a file's numeric labels use: 0 (0..n-1) or 1 (1..n).
+
+    Args:
+        path: The file, for messages.
+        labels: (line number, label) for every row.
+        num_classes: n.
+        option: The `label_base` option: 0, 1 or "auto" (decide from the file's label range).
+        zero_unlabelled: Label 0 of a 1-based file means "no single label" (DFEW): such rows are dropped.
+
+    `auto` takes 1 when label n occurs and 0 when label 0 occurs without n (DFEW: only when the file holds
+    every label 0..n-1, since a 1-based DFEW file may also hold label 0); it refuses anything else.
+
+    Raises:
+        AnnotationError: a label outside the numbering's range (naming the line), or an ambiguous file.
+    """
+    base = parse_label_base(option)
+    values = {v for _, v in labels}
+    lo, hi = min(values), max(values)
+    if base is None:
+        if hi == num_classes:
+            base = 1
+        elif lo == 0 and (not zero_unlabelled or values == set(range(num_classes))):
+            base = 0
+        else:
+            raise AnnotationError(
+                path,
+                None,
+                f"labels span {lo}..{hi}, which fits both 0-based (0..{num_classes - 1}) and 1-based "
+                f"(1..{num_classes}) numbering; set the dataset option label_base to 0 or 1 "
+                "(params.yaml: data.video.options.label_base)",
+            )
+    low = 0 if base == 0 or zero_unlabelled else 1
+    high = num_classes - 1 + base
+    for lineno, v in labels:
+        if not low <= v <= high:
+            extra = " (0 = no single label, dropped)" if base == 1 and zero_unlabelled else ""
+            raise AnnotationError(
+                path, lineno, f"label must be {base}..{high} with label_base {base}{extra}, got {v}"
+            )
+    return base
+
+
+# ------------------------------------------------------------------------------------ media by number
+
+VIDEO_EXTENSIONS: tuple[str, ...] = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg")
+# Folder scans and per-file verdicts shared inside `shared_media_scans` (None outside it).
+_SCANS: contextvars.ContextVar[dict[tuple[Path, str, str | None], Any] | None] = contextvars.ContextVar(
+    "ferflow_media_scans", default=None
+)
+
+
+@contextlib.contextmanager
+def shared_media_scans() -> Iterator[None]:
+    """Inside this block, every folder is scanned for numbered media once and every sample's media looked
+    at once, however many splits and folds are loaded (outside it each load scans once)."""
+    token = _SCANS.set({})
+    try:
+        yield
+    finally:
+        _SCANS.reset(token)
+
+
+def numbered_media(base: Path, kind: MediaKind, video_ext: str | None = None) -> dict[int, list[Path]]:
+    """Media named by sample number anywhere under `base`, in one walk: frame folders `<n>/` (kind
+    "frames") or video files `<n><ext>` (kind "video"; any of `VIDEO_EXTENSIONS` unless `video_ext` is
+    given), numbers zero-padded or not. Folders with other names (e.g. `part_1` .. `part_11`) are searched;
+    numbered folders are never entered, so frame images are not listed."""
+    key = (base, kind, video_ext)
+    cache = _SCANS.get()
+    if cache is not None and key in cache:
+        return cache[key]
+    exts = (video_ext.lower(),) if video_ext else VIDEO_EXTENSIONS
+    found: dict[int, list[Path]] = {}
+    stack = [base]
+    while stack:
+        folder = stack.pop()
+        try:
+            entries = list(os.scandir(folder))
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        for entry in entries:
+            stem, ext = os.path.splitext(entry.name)
+            if entry.is_dir():
+                if entry.name.isdigit():
+                    if kind == "frames":
+                        found.setdefault(int(entry.name), []).append(Path(entry.path))
+                else:
+                    stack.append(Path(entry.path))
+            elif kind == "video" and stem.isdigit() and ext.lower() in exts:
+                found.setdefault(int(stem), []).append(Path(entry.path))
+    if cache is not None:
+        cache[key] = found
+    return found
+
+
 @dataclass(frozen=True)
 class _Row:
     sample_id: str
@@ -178,6 +308,7 @@ class _Row:
     source: Path
     lineno: int
     identity: str | None = None
+    problem: str | None = None  # why the media cannot be used, when known before looking at it
 
 
 def _finish(
@@ -192,6 +323,7 @@ def _finish(
     dropped: int = 0,
     identity_of: Callable[[_Row], str | None] | None = None,
     identity_source: Path | None = None,
+    label_base: int | None = None,
 ) -> RecordSet:
     if not rows:
         raise AnnotationError(sources[-1], None, f"no {split} samples listed (after dropping {dropped} rows)")
@@ -206,7 +338,7 @@ def _finish(
                 f"duplicate sample {row.sample_id!r} (first listed on line {seen[row.sample_id]})",
             )
         seen[row.sample_id] = row.lineno
-        problem = _media_problem(row.media, row.kind) if check_media else None
+        problem = row.problem or (_shared_media_problem(row.media, row.kind) if check_media else None)
         if problem is not None:
             skipped.append(Skip(row.sample_id, row.media, problem))
             continue
@@ -225,7 +357,9 @@ def _finish(
         records.append(Record(row.sample_id, row.media, row.kind, row.label, split, dataset, identity, fold))
     what = f"{dataset} {split}" + (f" fold {fold}" if fold is not None else "") + f" ({sources[-1]})"
     check_skip_fraction(len(rows), skipped, max_skip_fraction, what)
-    return RecordSet(dataset, split, fold, CLASSES[dataset], tuple(records), tuple(skipped), dropped, sources)
+    return RecordSet(
+        dataset, split, fold, CLASSES[dataset], tuple(records), tuple(skipped), dropped, sources, label_base
+    )
 
 
 # -------------------------------------------------------------------------------------------------- DFEW
@@ -255,13 +389,13 @@ def dfew_split_file(
     raise FileNotFoundError(f"DFEW {split} split file for fold {fold} not found; tried:\n  {tried}")
 
 
-def _parse_dfew_csv(path: Path) -> tuple[list[tuple[int, int, int]], int]:
-    """Rows (lineno, video number, 0-based label) and the count of label-0 rows dropped."""
+def _parse_dfew_csv(path: Path, label_base: object) -> tuple[list[tuple[int, int, int]], int, int]:
+    """Rows (lineno, video number, 0-based label), the count of label-0 rows dropped (1-based files) and
+    the label base used (see `resolve_label_base`)."""
     lines = _read_lines(path)
     if not lines:
         raise AnnotationError(path, None, "empty file; expected header 'video_name,label' and rows")
-    rows: list[tuple[int, int, int]] = []
-    dropped = 0
+    raw: list[tuple[int, int, int]] = []
     for k, (lineno, line) in enumerate(lines):
         fields = next(csv.reader([line]))
         while len(fields) > 2 and not fields[-1].strip():
@@ -272,20 +406,37 @@ def _parse_dfew_csv(path: Path) -> tuple[list[tuple[int, int, int]], int]:
         if len(cells) != 2 or not cells[0].isdigit() or not cells[1].isdigit():
             expected = (
                 "header 'video_name,label' or " if k == 0 else ""
-            ) + "'<video number>,<label 0..7>' (e.g. '123,4')"
+            ) + "'<video number>,<label>' (e.g. '123,4')"
             raise AnnotationError(path, lineno, f"expected {expected}, got {line!r}")
         video, label = int(cells[0]), int(cells[1])
         if video < 1:
             raise AnnotationError(path, lineno, f"video_name must be a positive integer, got {cells[0]!r}")
-        if not 0 <= label <= len(DFEW_CLASSES):
-            raise AnnotationError(
-                path, lineno, f"label must be 1..7 (0 = no single label, dropped), got {label}"
-            )
-        if label == 0:
-            dropped += 1
-            continue
-        rows.append((lineno, video, label - 1))
-    return rows, dropped
+        raw.append((lineno, video, label))
+    if not raw:
+        raise AnnotationError(path, None, "no rows after the header; expected '<video number>,<label>'")
+    base = resolve_label_base(
+        path, [(n, lab) for n, _, lab in raw], len(DFEW_CLASSES), label_base, zero_unlabelled=True
+    )
+    rows = [(n, v, lab - base) for n, v, lab in raw if base == 0 or lab > 0]
+    return rows, len(raw) - len(rows), base
+
+
+def _dfew_media(
+    base: Path, kind: MediaKind, ext: str | None, number: int, index: dict[int, list[Path]] | None
+) -> tuple[Path, str | None]:
+    """A DFEW sample's media, found by number in `index` (`numbered_media` of `base`; None: not looked
+    up, the padded name is assumed), and why it is unusable (or None)."""
+    found = sorted(index.get(number, [])) if index is not None else []
+    if len(found) == 1:
+        return found[0], None
+    canonical = base / (f"{number:05d}{ext or '.mp4'}" if kind == "video" else f"{number:05d}")
+    if index is None:
+        return canonical, None
+    what = "frame folder" if kind == "frames" else f"video ({ext or ' '.join(VIDEO_EXTENSIONS)})"
+    if not found:
+        return canonical, f"missing: no {what} numbered {number} under {base}"
+    listed = ", ".join(str(f.relative_to(base)) for f in found)
+    return found[0], f"ambiguous: {len(found)} media numbered {number} under {base}: {listed}"
 
 
 def _dfew_rows(
@@ -295,19 +446,23 @@ def _dfew_rows(
     split_dir: str | Path,
     media: str,
     media_dir: str | Path | None,
-    video_ext: str,
-) -> tuple[list[_Row], Path, int]:
+    video_ext: str | None,
+    label_base: object,
+    check_media: bool,
+) -> tuple[list[_Row], Path, int, int]:
     if media not in DFEW_MEDIA:
         raise ValueError(f"DFEW media must be one of {sorted(DFEW_MEDIA)}, got {media!r}")
     path = dfew_split_file(root, fold, split, split_dir)
-    parsed, dropped = _parse_dfew_csv(path)
+    parsed, dropped, base_used = _parse_dfew_csv(path, label_base)
     base = _under(root, media_dir if media_dir is not None else DFEW_MEDIA[media])
     kind: MediaKind = "video" if media == "video" else "frames"
-    suffix = _ext(video_ext) if kind == "video" else ""
-    rows = [
-        _Row(f"{v:05d}", base / f"{v:05d}{suffix}", kind, label, path, lineno) for lineno, v, label in parsed
-    ]
-    return rows, path, dropped
+    ext = _ext(video_ext) if video_ext else None
+    index = numbered_media(base, kind, ext) if check_media else None
+    rows = []
+    for lineno, v, label in parsed:
+        where, problem = _dfew_media(base, kind, ext, v, index)
+        rows.append(_Row(f"{v:05d}", where, kind, label, path, lineno, problem=problem))
+    return rows, path, dropped, base_used
 
 
 def _ext(video_ext: str) -> str:
@@ -322,7 +477,8 @@ def load_dfew(
     split_dir: str | Path = "EmoLabel_DataSplit",
     media: str = "frames",
     media_dir: str | Path | None = None,
-    video_ext: str = ".avi",
+    video_ext: str | None = None,
+    label_base: int | str = "auto",
     check_media: bool = True,
     max_skip_fraction: float = DEFAULT_MAX_SKIP_FRACTION,
 ) -> RecordSet:
@@ -333,19 +489,24 @@ def load_dfew(
         fold: 1..5.
         split: "train" or "test".
         split_dir: Folder of the split files (see `dfew_split_file` for the accepted names).
-        media: "frames" (`Clip/clip_224x224/<id>/`, all frames), "frames16" (`Clip/clip_224x224_16f/<id>/`,
-            time-normalised) or "video" (`Clip/original/<id><video_ext>`); `<id>` is 5-digit zero-padded.
+        media: "frames" (`Clip/clip_224x224/<n>/`, all frames), "frames16" (`Clip/clip_224x224_16f/<n>/`,
+            time-normalised) or "video" (`Clip/original/<n>.mp4`). Media are found by sample number
+            anywhere under the folder, in one scan: `<n>` zero-padded (`00012`) or not (`12`), also in
+            subfolders such as `part_1` .. `part_11`.
         media_dir: Overrides the folder chosen by `media`.
-        video_ext: Extension of the original videos.
-        check_media: Skip samples whose media is missing or empty.
+        video_ext: Extension of the original videos; None accepts any of `VIDEO_EXTENSIONS`.
+        label_base: "auto", 0 or 1: how the split files number the classes (`resolve_label_base`).
+        check_media: Skip samples whose media is missing or empty (off: no media lookup, padded names).
         max_skip_fraction: Raise `TooManySkipsError` above this skipped fraction.
 
-    Labels 1..7 in the file become 0..6 in `DFEW_CLASSES` order; rows labelled 0 are dropped (counted in
-    `RecordSet.dropped`).
+    Labels 1..7 (0..6 with `label_base` 0) become 0..6 in `DFEW_CLASSES` order; in 1-based files rows
+    labelled 0 are dropped (counted in `RecordSet.dropped`).
     """
     root = Path(root)
     fold, split = _check_fold("dfew", fold), _check_split(split)
-    rows, path, dropped = _dfew_rows(root, fold, split, split_dir, media, media_dir, video_ext)
+    rows, path, dropped, base = _dfew_rows(
+        root, fold, split, split_dir, media, media_dir, video_ext, label_base, check_media
+    )
     return _finish(
         "dfew",
         split,
@@ -355,7 +516,51 @@ def load_dfew(
         check_media=check_media,
         max_skip_fraction=max_skip_fraction,
         dropped=dropped,
+        label_base=base,
     )
+
+
+# ------------------------------------------------------------------------------- '<path> <label>' lists
+
+
+def _labelled_lines(
+    path: Path, classes: tuple[str, ...], label_base: object, expected: str
+) -> tuple[list[tuple[int, str, int]], int | None]:
+    """Rows (lineno, path text, 0-based label) of a list of `<path> <label>` lines, and the label base used
+    (None for class names).
+
+    Lines are space-separated (the official files) or comma-separated (`path,label`, as some repositories
+    redistribute them). The label is a class name (any case) or a number (`label_base`: 0, 1 or auto); one
+    file uses one kind. A first line that is no row (a header such as `path,label`: neither a class nor a
+    number, and a first field without '/' or '.') is skipped.
+    """
+    names = _class_by_name(classes)
+    parsed: list[tuple[int, str, str]] = []
+    for k, (lineno, line) in enumerate(_read_lines(path)):
+        tokens = [t.strip() for t in next(csv.reader([line]))] if "," in line else line.split()
+        if len(tokens) != 2 or not all(tokens):
+            raise AnnotationError(path, lineno, f"expected {expected}, got {line!r}")
+        item, label = tokens
+        if k == 0 and label.lower() not in names and not label.isdigit() and not set("/.") & set(item):
+            continue
+        parsed.append((lineno, item, label))
+    if not parsed:
+        raise AnnotationError(path, None, f"no rows; expected lines {expected}")
+    numeric = parsed[0][2].isdigit()
+    for lineno, _, label in parsed:
+        if label.isdigit() != numeric:
+            kind = "a number" if numeric else "a class name"
+            raise AnnotationError(path, lineno, f"label {label!r}: expected {kind}, like the first row")
+        if not numeric and label.lower() not in names:
+            raise AnnotationError(
+                path, lineno, f"unknown class {label!r}; expected one of {', '.join(classes)}"
+            )
+    if not numeric:
+        return [(n, item, names[label.lower()]) for n, item, label in parsed], None
+    base = resolve_label_base(
+        path, [(n, int(label)) for n, _, label in parsed], len(classes), label_base, zero_unlabelled=False
+    )
+    return [(n, item, int(label) - base) for n, item, label in parsed], base
 
 
 # ----------------------------------------------------------------------------------------------- FERV39k
@@ -366,25 +571,34 @@ def load_ferv39k(
     split: str,
     *,
     split_dir: str | Path = "4_setups/All_scenes",
+    train_file: str = "train_All.csv",
+    test_file: str = "test_All.csv",
     media: str = "frames",
     media_dir: str | Path | None = None,
     video_ext: str = ".mp4",
+    label_base: int | str = "auto",
     check_media: bool = True,
     max_skip_fraction: float = DEFAULT_MAX_SKIP_FRACTION,
 ) -> RecordSet:
     """FERV39k, the official All-scenes train/test split (one split, no folds).
 
     Split files `<split_dir>/train_All.csv` and `test_All.csv` hold space-delimited lines
-    `<scene>/<Emotion>/<id> <Emotion>` (relative clip path, class name). The sample id is the clip path.
+    `<scene>/<Emotion>/<id> <Emotion>` (relative clip path, class name), after an optional header row.
+    Redistributed copies with other names (`train_file`, `test_file`) and comma-separated `path,id` lines
+    (a class index, numbered as `label_base` says, in `FERV39K_CLASSES` order) are read too. The sample id
+    is the clip path.
 
     Args:
         root: FERV39k's top folder.
         split: "train" or "test".
         split_dir: Folder of the split files.
+        train_file: The train split file's name, under `split_dir`.
+        test_file: The test split file's name, under `split_dir`.
         media: "frames" (face crops, `2_ClipsforFaceCrop/<clip path>/`) or "video"
             (`<media_dir>/<clip path><video_ext>`; `media_dir` is then required).
         media_dir: Overrides the media folder.
         video_ext: Extension of the videos when `media="video"`.
+        label_base: "auto", 0 or 1, for numeric labels (`resolve_label_base`).
         check_media: Skip samples whose media is missing or empty.
         max_skip_fraction: Raise `TooManySkipsError` above this skipped fraction.
     """
@@ -399,22 +613,25 @@ def load_ferv39k(
         base, kind, suffix = _under(root, media_dir), "video", _ext(video_ext)
     else:
         raise ValueError(f"FERV39k media must be 'frames' or 'video', got {media!r}")
-    path = _under(root, split_dir) / f"{split}_All.csv"
-    names = _class_by_name(FERV39K_CLASSES)
+    path = _under(root, split_dir) / (train_file if split == "train" else test_file)
+    expected = "'<scene>/<Emotion>/<id> <Emotion>' or '<scene>/<Emotion>/<id>,<class index>'"
+    parsed, base_used = _labelled_lines(path, FERV39K_CLASSES, label_base, expected)
     rows = []
-    for lineno, line in _read_lines(path):
-        clip, label = _two_tokens(path, lineno, line, "'<scene>/<Emotion>/<id> <Emotion>'")
-        if label.lower() not in names:
-            raise AnnotationError(
-                path, lineno, f"unknown class {label!r}; expected one of {', '.join(FERV39K_CLASSES)}"
-            )
+    for lineno, clip, label in parsed:
         rel = safe_relative(clip, path, lineno)
         media_path = base / rel
         if suffix:
             media_path = media_path.with_name(media_path.name + suffix)
-        rows.append(_Row(str(rel), media_path, kind, names[label.lower()], path, lineno))  # type: ignore[arg-type]
+        rows.append(_Row(str(rel), media_path, kind, label, path, lineno))  # type: ignore[arg-type]
     return _finish(
-        "ferv39k", split, None, rows, (path,), check_media=check_media, max_skip_fraction=max_skip_fraction
+        "ferv39k",
+        split,
+        None,
+        rows,
+        (path,),
+        check_media=check_media,
+        max_skip_fraction=max_skip_fraction,
+        label_base=base_used,
     )
 
 
@@ -432,12 +649,14 @@ def load_mafw(
     media: str = "frames",
     media_dir: str | Path | None = None,
     video_ext: str | None = None,
+    label_base: int | str = "auto",
     check_media: bool = True,
     max_skip_fraction: float = DEFAULT_MAX_SKIP_FRACTION,
 ) -> RecordSet:
     """MAFW, single-expression set (11 classes), one fold's train or test split.
 
-    Split files `<split_dir>/set_<k>/train.txt` and `test.txt` hold lines `03747.mp4 anger`.
+    Split files `<split_dir>/set_<k>/train.txt` and `test.txt` hold lines `03747.mp4 anger`; copies with a
+    header row, commas, or class numbers (`label_base`, in `MAFW_CLASSES` order) are read too.
 
     Args:
         root: MAFW's top folder.
@@ -448,6 +667,7 @@ def load_mafw(
         media: "frames" (official face frames, `data/frames/<id>/`) or "video" (`data/clips/<name>`).
         media_dir: Overrides the media folder.
         video_ext: Replaces the listed video's extension when `media="video"` (None keeps it).
+        label_base: "auto", 0 or 1, for numeric labels (`resolve_label_base`).
         check_media: Skip samples whose media is missing or empty.
         max_skip_fraction: Raise `TooManySkipsError` above this skipped fraction.
     """
@@ -462,22 +682,25 @@ def load_mafw(
         path = _under(root, split_dir) / f"set_{fold}" / f"{split}.txt"
     kind: MediaKind = "frames" if media == "frames" else "video"
     base = _under(root, media_dir or ("data/frames" if kind == "frames" else "data/clips"))
-    names = _class_by_name(MAFW_CLASSES)
+    expected = "'<clip>.mp4 <class>' (e.g. '03747.mp4 anger')"
+    parsed, base_used = _labelled_lines(path, MAFW_CLASSES, label_base, expected)
     rows = []
-    for lineno, line in _read_lines(path):
-        name, label = _two_tokens(path, lineno, line, "'<clip>.mp4 <class>' (e.g. '03747.mp4 anger')")
-        if label.lower() not in names:
-            raise AnnotationError(
-                path, lineno, f"unknown class {label!r}; expected one of {', '.join(MAFW_CLASSES)}"
-            )
+    for lineno, name, label in parsed:
         rel = safe_relative(name, path, lineno)
         if kind == "frames":
             media_path = base / rel.with_suffix("")
         else:
             media_path = base / (rel.with_suffix(_ext(video_ext)) if video_ext is not None else rel)
-        rows.append(_Row(str(rel.with_suffix("")), media_path, kind, names[label.lower()], path, lineno))
+        rows.append(_Row(str(rel.with_suffix("")), media_path, kind, label, path, lineno))
     return _finish(
-        "mafw", split, fold, rows, (path,), check_media=check_media, max_skip_fraction=max_skip_fraction
+        "mafw",
+        split,
+        fold,
+        rows,
+        (path,),
+        check_media=check_media,
+        max_skip_fraction=max_skip_fraction,
+        label_base=base_used,
     )
 
 
@@ -591,8 +814,8 @@ def load_synthetic_video(
     """
     root = Path(root)
     fold, split = _check_fold("synthetic_video", fold), _check_split(split)
-    rows, path, dropped = _dfew_rows(
-        _under(root, dfew_dir), fold, split, "EmoLabel_DataSplit", "video", None, ".mp4"
+    rows, path, dropped, base = _dfew_rows(
+        _under(root, dfew_dir), fold, split, "EmoLabel_DataSplit", "video", None, ".mp4", 1, check_media
     )
     gt = _under(root, ground_truth)
     ids = _read_identities(gt, "video_name", lambda s: str(int(s)))
@@ -607,6 +830,7 @@ def load_synthetic_video(
         dropped=dropped,
         identity_of=lambda r: ids.get(str(int(r.sample_id))),
         identity_source=gt,
+        label_base=base,
     )
 
 
@@ -702,6 +926,41 @@ def load_records(
     return loader(root, split, **paths)
 
 
+#: Options the pipeline sets itself (data.max_skip_fraction; media are always checked).
+PIPELINE_OPTIONS = frozenset({"check_media", "max_skip_fraction"})
+#: The values each adapter's choice options accept; every other option is a path or a name (a string).
+CHOICES: dict[str, dict[str, tuple[str, ...]]] = {
+    "dfew": {"media": tuple(DFEW_MEDIA), "label_base": LABEL_BASES},
+    "ferv39k": {"media": ("frames", "video"), "label_base": LABEL_BASES},
+    "mafw": {"media": ("frames", "video"), "label_base": LABEL_BASES},
+    "rafdb": {"media": ("aligned", "original")},
+    "synthetic_video": {},
+    "synthetic_image": {"media": ("aligned", "original")},
+}
+
+
+def option_problems(dataset: str, options: dict[str, object]) -> list[tuple[str, str]]:
+    """(option, what is wrong) for a dataset's adapter options as `params.yaml` gives them: unknown names,
+    options the pipeline sets itself, values outside a choice, non-string paths. Empty when all is well."""
+    name = canonical_name(dataset)
+    params = inspect.signature(LOADERS[name]).parameters
+    accepted = [k for k, p in params.items() if p.kind is p.KEYWORD_ONLY and k not in PIPELINE_OPTIONS]
+    problems = []
+    for key, value in options.items():
+        choices = CHOICES[name].get(key)
+        if key in PIPELINE_OPTIONS:
+            problems.append((key, "set by the pipeline (see data.max_skip_fraction), not a dataset option"))
+        elif key not in accepted:
+            problems.append((key, f"not an option of {name}; its options: {', '.join(accepted)}"))
+        elif choices is not None and (isinstance(value, bool) or str(value).lower() not in choices):
+            problems.append((key, f"expected one of {', '.join(choices)}, got {value!r}"))
+        elif choices is None and not isinstance(value, str):
+            problems.append((key, f"expected a path or name (a string), got {value!r}"))
+    if name == "ferv39k" and options.get("media") == "video" and "media_dir" not in options:
+        problems.append(("media_dir", "FERV39k videos need it: the folder of <scene>/<Emotion>/<id>.mp4"))
+    return problems
+
+
 def class_names(dataset: str) -> tuple[str, ...]:
     """The dataset's class names in its official label order."""
     return CLASSES[canonical_name(dataset)]
@@ -714,13 +973,17 @@ def iter_folds(dataset: str) -> Iterable[int | None]:
 
 
 __all__ = [
+    "CHOICES",
     "CLASSES",
     "DEFAULT_MAX_SKIP_FRACTION",
     "DFEW_CLASSES",
     "FERV39K_CLASSES",
+    "LABEL_BASES",
     "LOADERS",
     "MAFW_CLASSES",
+    "PIPELINE_OPTIONS",
     "RAFDB_CLASSES",
+    "VIDEO_EXTENSIONS",
     "AnnotationError",
     "UnsafePathError",
     "canonical_name",
@@ -734,5 +997,10 @@ __all__ = [
     "load_records",
     "load_synthetic_image",
     "load_synthetic_video",
+    "numbered_media",
+    "option_problems",
+    "parse_label_base",
+    "resolve_label_base",
     "safe_relative",
+    "shared_media_scans",
 ]

@@ -40,6 +40,7 @@ from ferflow.data.records import (
     summarize_skips,
     write_rows,
 )
+from ferflow.errors import UserError
 
 SampleMode = Literal["uniform", "contiguous", "all"]
 Strategy = Literal["auto", "seek", "sequential"]
@@ -48,7 +49,7 @@ Strategy = Literal["auto", "seek", "sequential"]
 SEEK_COST_FRAMES = 2.0
 
 
-class MediaError(Exception):
+class MediaError(UserError):
     """A media file or frame folder that cannot give the frames asked for.
 
     Attributes:
@@ -242,7 +243,9 @@ def _mp4_truncation(path: Path) -> str | None:
 def _open(path: Path) -> av.container.InputContainer:
     _check_file(path)
     try:
-        container = av.open(str(path), mode="r")
+        # Metadata text is never used: a damaged tag must not stop the read (PyAV's default, "strict",
+        # raises UnicodeDecodeError from inside av.open).
+        container = av.open(str(path), mode="r", metadata_errors="replace")
     except av.FFmpegError as err:
         cut = _mp4_truncation(path)
         if cut is not None:
@@ -251,6 +254,9 @@ def _open(path: Path) -> av.container.InputContainer:
     if not container.streams.video:
         container.close()
         raise MediaError(path, "no video stream", "")
+    if container.streams.video[0].codec_context is None:  # a damaged sample description
+        container.close()
+        raise MediaError(path, "undecodable", "the video stream names no codec FFmpeg can open")
     return container
 
 

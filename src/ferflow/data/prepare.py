@@ -14,57 +14,20 @@ import json
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 from tqdm import tqdm
 
-from ferflow.config import DatasetParams, Params
+from ferflow.config import Params
 from ferflow.data import adapters
 from ferflow.data.align import align_frames, normalised_mean_error
+from ferflow.data.branches import Kind, adapter_name, dataset_root, load_all_records, section
 from ferflow.data.frames import ClipSampler, MediaError, read_clip
 from ferflow.data.records import Record, Skip, check_skip_fraction, write_rows
 from ferflow.data.store import open_store, write_store
+from ferflow.errors import UserError
 
-Kind = Literal["clips", "images"]
 SKIP_COLUMNS = ("sample_id", "path", "reason")
-
-
-def adapter_name(kind: Kind, section: DatasetParams) -> str:
-    """The adapter for a branch: the embedded benchmark's own, or the named dataset's."""
-    if section.dataset == "synthetic":
-        return "synthetic_video" if kind == "clips" else "synthetic_image"
-    return section.dataset
-
-
-def dataset_root(kind: Kind, params: Params, synthetic_root: Path) -> Path:
-    section = _section(kind, params)
-    return synthetic_root if section.dataset == "synthetic" else Path(section.root)  # type: ignore[arg-type]
-
-
-def _section(kind: Kind, params: Params) -> DatasetParams:
-    return params.data.video if kind == "clips" else params.data.image
-
-
-def load_all_records(kind: Kind, params: Params, root: Path) -> tuple[list[Record], list[Skip]]:
-    """Every sample of a branch's dataset once: fold datasets through their test splits (so each record
-    carries the fold whose test set holds it), others through train and test."""
-    section = _section(kind, params)
-    name = adapter_name(kind, section)
-    # The adapters record missing media as skips; the pack stage judges the fraction over the whole set.
-    options: dict[str, object] = {**section.options, "max_skip_fraction": 1.0}
-    if name == "synthetic_image":
-        options.setdefault("media", "original")  # exercise the detector; "aligned" ships too
-    sets = [
-        adapters.load_records(name, root, fold=fold, split="test" if fold else split, **options)
-        for fold in adapters.iter_folds(name)
-        for split in (("test",) if fold else ("train", "test"))
-    ]
-    records = sorted((r for s in sets for r in s), key=lambda r: r.sample_id)
-    ids = [r.sample_id for r in records]
-    if len(set(ids)) != len(ids):
-        raise ValueError(f"{name} at {root}: some samples are listed in more than one test split")
-    return records, [k for s in sets for k in s.skipped]
 
 
 @dataclass
@@ -121,8 +84,10 @@ def prepare_shard(params: Params, kind: Kind, shard: int, out: Path, synthetic_r
     """Sample, decode and align one shard of a branch's dataset into a shard store at `out`."""
     d = params.data
     if not 0 <= shard < d.shards:
-        raise ValueError(f"shard {shard} is outside 0..{d.shards - 1} (data.shards = {d.shards})")
-    section = _section(kind, params)
+        raise UserError(
+            f"--shard {shard} is outside 0..{d.shards - 1} (data.shards = {d.shards}); pass one of those"
+        )
+    dataset = section(kind, params)
     root = dataset_root(kind, params, synthetic_root)
     records, adapter_skips = load_all_records(kind, params, root)
     mine = records[shard :: d.shards]
@@ -130,8 +95,8 @@ def prepare_shard(params: Params, kind: Kind, shard: int, out: Path, synthetic_r
     backend = d.align_backend if kind == "clips" else d.image_align_backend
     sampler = ClipSampler(d.frames, d.sampling, d.stride)
     truth = (
-        GroundTruth(root, kind, str(section.options.get("media", "original")))
-        if section.dataset == "synthetic"
+        GroundTruth(root, kind, str(dataset.options.get("media", "original")))
+        if dataset.dataset == "synthetic"
         else None
     )
 
@@ -160,8 +125,8 @@ def prepare_shard(params: Params, kind: Kind, shard: int, out: Path, synthetic_r
                 stats.nme += normalised_mean_error(result.landmarks, true)[result.detected].tolist()
     meta = {
         "kind": kind,
-        "dataset": adapter_name(kind, section),
-        "classes": list(adapters.class_names(adapter_name(kind, section))),
+        "dataset": adapter_name(kind, dataset),
+        "classes": list(adapters.class_names(adapter_name(kind, dataset))),
         "shard": shard,
         "records": len(mine),
         "stats": asdict(stats),
@@ -178,14 +143,15 @@ def pack_shards(
 ) -> dict:
     """Join shard stores into one store; write the skip manifest and the stage's metrics."""
     started = time.perf_counter()
-    stores = [open_store(s) for s in shards]
+    stores = [open_store(s, kind, "pack") for s in shards]
     stats, skipped = AlignStats(), []
     for store in stores:
         stats.add(AlignStats(**store.meta["stats"]))
         skipped += [Skip(r["sample_id"], Path(r["path"]), r["reason"]) for r in store.meta["skipped"]]
     write_rows(manifest, (s.to_row() for s in skipped), SKIP_COLUMNS)
     total = stats.samples + len(skipped)
-    check_skip_fraction(total, skipped, params.data.max_skip_fraction, f"data stage ({kind})")
+    what = f"data stage ({kind}; every skip is listed in {manifest}, the shards are kept)"
+    check_skip_fraction(total, skipped, params.data.max_skip_fraction, what)
     first = stores[0].meta
     write_store(
         out,

@@ -13,6 +13,7 @@ goes on; it fails, with a summary, only when the skipped fraction exceeds a conf
 from __future__ import annotations
 
 import csv
+import json
 import os
 import tempfile
 from collections import Counter
@@ -20,6 +21,8 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Literal, TextIO
+
+from ferflow.errors import UserError
 
 MediaKind = Literal["video", "frames", "image"]
 MEDIA_KINDS: tuple[str, ...] = ("video", "frames", "image")
@@ -98,7 +101,7 @@ class Skip:
         return {"sample_id": self.sample_id, "path": str(self.path), "reason": self.reason}
 
 
-class TooManySkipsError(RuntimeError):
+class TooManySkipsError(RuntimeError, UserError):
     """More samples were skipped than the configured fraction allows; the message summarises why."""
 
     def __init__(self, message: str, skipped: Sequence[Skip] = ()) -> None:
@@ -157,6 +160,7 @@ class RecordSet:
         skipped: Samples listed in the annotations whose media could not be used.
         dropped: Rows the dataset's own convention excludes (DFEW's label 0); not counted as skips.
         sources: The annotation files read (split file, ground-truth sidecar), for provenance.
+        label_base: How the file numbered its labels (0 or 1), None where it names the classes.
     """
 
     dataset: str
@@ -167,6 +171,7 @@ class RecordSet:
     skipped: tuple[Skip, ...] = ()
     dropped: int = 0
     sources: tuple[Path, ...] = field(default=())
+    label_base: int | None = None
 
     def __len__(self) -> int:
         return len(self.records)
@@ -189,6 +194,9 @@ class RecordSet:
 def _atomic_write_text(path: Path, write: Callable[[TextIO], None]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    mask = os.umask(0)
+    os.umask(mask)
+    os.chmod(tmp, 0o666 & ~mask)  # mkstemp makes 0600; the file is as shareable as any output
     try:
         with os.fdopen(fd, "w", newline="") as f:
             write(f)
@@ -207,6 +215,11 @@ def write_rows(path: str | Path, rows: Iterable[dict[str, str]], columns: Sequen
         writer.writerows(rows)
 
     _atomic_write_text(Path(path), write)
+
+
+def write_json(path: str | Path, data: object) -> None:
+    """Write JSON atomically (temporary file in the same folder, then rename)."""
+    _atomic_write_text(Path(path), lambda f: json.dump(data, f, indent=2))
 
 
 def write_records(path: str | Path, records: Iterable[Record]) -> None:

@@ -20,10 +20,18 @@ from typing import Any
 
 import numpy as np
 
+from ferflow.errors import UserError
+
 ARRAY = "samples.npy"
 INDEX = "index.csv"
 META = "meta.json"
 INDEX_COLUMNS = ("sample_id", "label", "identity", "split", "fold", "frame_indices", "source")
+#: What a store's samples array looks like for each kind.
+KIND_SHAPES = {"clips": "N x T x S x S x 3", "images": "N x S x S x 3"}
+
+
+class StoreError(ValueError, UserError):
+    """A folder that is not the sample store a stage needs."""
 
 
 @dataclass(frozen=True)
@@ -52,17 +60,30 @@ class Store:
         return np.flatnonzero(in_fold if split == "test" else ~in_fold)
 
 
-def open_store(root: str | Path) -> Store:
-    """Open a store read-only (memory-mapped)."""
+def open_store(root: str | Path, kind: str | None = None, needed_by: str = "this stage") -> Store:
+    """Open a store read-only (memory-mapped); with `kind` ("clips" or "images"), refuse the other kind."""
     root = Path(root)
     for name in (ARRAY, INDEX, META):
         if not (root / name).is_file():
-            raise FileNotFoundError(f"{root / name}: missing; is {root} a sample store? (run the data stage)")
+            raise StoreError(
+                f"{root / name}: missing, so {root} is no sample store; give a store folder "
+                "(data/processed/<dataset>/clips or images) or run the data stage"
+            )
     with (root / INDEX).open(newline="") as f:
         index = list(csv.DictReader(f))
     samples = np.load(root / ARRAY, mmap_mode="r")
     if len(index) != len(samples):
-        raise ValueError(f"{root}: index has {len(index)} rows but the array holds {len(samples)} samples")
+        raise StoreError(
+            f"{root}: index has {len(index)} rows but the array holds {len(samples)} samples; rebuild it"
+        )
+    found = "clips" if samples.ndim == 5 else "images" if samples.ndim == 4 else None
+    if kind is not None and found != kind and samples.size:  # an empty shard has no shape to judge
+        article = {"clips": "a clip", "images": "an image"}
+        what = f"{article[found]} store" if found else f"a store of shape {samples.shape}"
+        raise StoreError(
+            f"{root}: {what}, but {needed_by} needs {article[kind]} store ({KIND_SHAPES[kind]}): give "
+            f"data/processed/<dataset>/{kind}"
+        )
     return Store(root, samples, index, json.loads((root / META).read_text()))
 
 

@@ -39,7 +39,7 @@ from ferflow.data.datasets import ImageDataset
 from ferflow.data.store import open_store
 from ferflow.evaluate import metrics as M
 from ferflow.models import model_from_saved
-from ferflow.train.checkpoint import load_checkpoint
+from ferflow.train.checkpoint import ModelFileError, load_checkpoint
 from ferflow.train.common import write_json
 from ferflow.train.runtime import setup_runtime
 
@@ -52,7 +52,10 @@ def load_trained(path: Path) -> tuple[nn.Module, dict[str, Any]]:
     """A model saved by `train_dicefer` or `train_baseline`, rebuilt in eval mode, with its metadata."""
     saved = load_checkpoint(path)
     if saved.get("kind") not in ("dicefer", "baseline"):
-        raise ValueError(f"{path}: not a DICE-FER or baseline model file (kind {saved.get('kind')!r})")
+        raise ModelFileError(
+            f"{path}: not a DICE-FER or baseline model file (kind {saved.get('kind')!r}); give the model.pt "
+            "written by train-dicefer"
+        )
     return model_from_saved(saved), saved
 
 
@@ -136,7 +139,7 @@ def evaluate_dicefer(
     model, saved = load_trained(Path(model_path))
     model.to(runtime.device)
     kind = saved["kind"]
-    store = open_store(store_dir)
+    store = open_store(store_dir, "images", "evaluate-dicefer")
     rows = store.rows("test")
     if not len(rows):
         raise ValueError(f"{store_dir}: the test split is empty")

@@ -21,7 +21,7 @@ from ferflow.data.store import open_store
 from ferflow.evaluate import metrics as M
 from ferflow.models import model_from_saved
 from ferflow.models.issm import sample_positions
-from ferflow.train.checkpoint import load_checkpoint
+from ferflow.train.checkpoint import ModelFileError, load_checkpoint, model_media
 from ferflow.train.common import write_json
 from ferflow.train.runtime import setup_runtime
 
@@ -29,6 +29,8 @@ from ferflow.train.runtime import setup_runtime
 def load_trained(path: Path) -> tuple[torch.nn.Module, dict[str, Any]]:
     """A model saved by training (`model.pt`), rebuilt and in eval mode, with its metadata."""
     saved = load_checkpoint(path)
+    if model_media(saved) != "video":
+        raise ModelFileError(f"{path}: not an IFDD or baseline model.pt written by train-ifdd; give one")
     return model_from_saved(saved), saved
 
 
@@ -111,7 +113,7 @@ def evaluate_ifdd(
     runtime = setup_runtime(device, amp=False)
     model, saved = load_trained(model_path)
     model.to(runtime.device)
-    store = open_store(store_dir)
+    store = open_store(store_dir, "clips", "evaluate-ifdd")
     fold = saved["fold"] or None
     rows = store.rows("test", fold)
     kwargs = saved["kwargs"]

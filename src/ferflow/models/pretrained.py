@@ -20,6 +20,7 @@ from torchvision.models import MobileNet_V2_Weights, ResNet18_Weights, WeightsEn
 from torchvision.models.video import MViT_V2_S_Weights
 
 from ferflow import paths
+from ferflow.errors import UserError
 from ferflow.models.mvit_xs import load_state_dict_file
 
 #: torchvision weights for the named starts, by (choice, trunk family).
@@ -30,7 +31,7 @@ TORCHVISION_WEIGHTS: dict[tuple[str, str], WeightsEnum] = {
 }
 
 
-class WeightsUnavailableError(RuntimeError):
+class WeightsUnavailableError(RuntimeError, UserError):
     """Pretrained weights neither on disk nor downloadable here; the message says where to put them."""
 
 

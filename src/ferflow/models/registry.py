@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 from torch import nn
 
 from ferflow.models.mvit_xs import load_state_dict_file
+from ferflow.train.checkpoint import ModelFileError
 
 # Modules whose factories register themselves on import.
 _MODEL_MODULES = ("ferflow.models.ifdd", "ferflow.models.dicefer")
@@ -70,7 +71,7 @@ def model_from_saved(saved: Mapping[str, Any]) -> nn.Module:
     try:
         model.load_state_dict(saved["model"])
     except RuntimeError as err:
-        raise ValueError(
+        raise ModelFileError(
             f"the model file's weights do not fit {saved['variant']} as this ferflow builds it (a file from "
             f"another ferflow version? retrain it): {err}"
         ) from None
@@ -96,7 +97,7 @@ def copy_backbone(model: nn.Module, model_file: str | os.PathLike[str]) -> int:
         if k not in source or k not in target or source[k].shape != target[k].shape
     )
     if not target or misfit:
-        raise ValueError(
+        raise ModelFileError(
             f"{os.fspath(model_file)}: its backbone does not fit this model ({len(misfit)} backbone tensors "
             f"missing, extra or of another shape, e.g. {misfit[:3]})"
         )

@@ -11,9 +11,29 @@ import hashlib
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
+
+from ferflow.errors import UserError
+
+Media = Literal["image", "video"]
+
+
+class ModelFileError(ValueError, UserError):
+    """A file that cannot serve as the model asked for: unreadable, not a model ferflow trained, or a
+    model of the other kind (video for an image, image for a video)."""
+
+
+def model_media(saved: dict[str, Any]) -> Media | None:
+    """What a saved `model.pt` predicts from: ``image`` (DICE-FER or baseline, from `train-dicefer`),
+    ``video`` (IFDD or its baseline, from `train-ifdd`), or None for anything else (a `checkpoint.pt`)."""
+    if saved.get("kind") in ("dicefer", "baseline"):
+        return "image"
+    kwargs = saved.get("kwargs")
+    if isinstance(kwargs, dict) and "num_frames" in kwargs and "variant" in saved:
+        return "video"
+    return None
 
 
 @functools.cache
@@ -67,7 +87,10 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except Exception as err:  # torch raises several types for a damaged or foreign file
-        raise ValueError(f"{path}: not a readable ferflow checkpoint ({type(err).__name__}: {err})") from None
+        raise ModelFileError(
+            f"{path}: not a readable ferflow checkpoint ({type(err).__name__}: {err}); give a file that "
+            "ferflow wrote"
+        ) from None
 
 
 def rng_state() -> dict[str, Any]:

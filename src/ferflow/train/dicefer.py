@@ -40,7 +40,8 @@ from tqdm import tqdm
 
 from ferflow.config import DiceFerParams
 from ferflow.data.datasets import ImageDataset, PairDataset
-from ferflow.data.store import Store, open_store
+from ferflow.data.store import Store, StoreError, open_store
+from ferflow.jobs import dicefer_key
 from ferflow.models import create_model, resolved_arguments
 from ferflow.models.dicefer import (
     DiceFer,
@@ -80,12 +81,7 @@ MODEL = "model.pt"
 HISTORY = "history.json"
 DICEFER_MODEL = "dicefer_resnet18"
 BASELINE_MODEL = "resnet18_classifier"
-#: Runtime settings that may change between attempts without invalidating a checkpoint.
-HARDWARE = {"threads", "num_workers", "device", "gpus"}
-#: Parameters the baseline depends on (a change to DICE-FER's losses must not restart it).
-BASELINE_RECIPE = {"img_size", "init", "lr", "batch_size", "baseline_epochs"}
 TRUNK_FAMILY = "resnet18"
-
 Kind = Literal["dicefer", "baseline"]
 
 
@@ -278,26 +274,21 @@ def dicefer_kwargs(p: DiceFerParams, num_classes: int) -> dict[str, Any]:
 
 def _train_rows(store: Store, store_dir: Path) -> np.ndarray:
     if store.samples.ndim != 4:
-        raise ValueError(
-            f"{store_dir}: DICE-FER trains on an image store (N x S x S x 3), got shape {store.samples.shape}"
+        raise StoreError(
+            f"{store_dir}: DICE-FER trains on an image store (N x S x S x 3), got shape "
+            f"{store.samples.shape}; give data/processed/<dataset>/images"
         )
     rows = store.rows("train")
     if len(rows) < 2:
-        raise ValueError(f"{store_dir}: the train split has {len(rows)} samples; at least 2 are needed")
+        raise StoreError(f"{store_dir}: the train split has {len(rows)} samples; at least 2 are needed")
     return rows
 
 
 def _run_key(p: DiceFerParams, kind: Kind, store: Store) -> str:
-    """What must match for a checkpoint to be resumed: the recipe of this kind of model and the data."""
-    if kind == "dicefer":
-        recipe = p.model_dump(
-            mode="json", exclude={"runtime": HARDWARE, "baseline_epochs": True, "probe_folds": True}
-        )
-    else:
-        recipe = p.model_dump(mode="json", include={**dict.fromkeys(BASELINE_RECIPE, True), "runtime": True})
-        recipe["runtime"] = {k: v for k, v in recipe["runtime"].items() if k not in HARDWARE}
+    """What must match for a checkpoint to be resumed: the values this model's result depends on, the data,
+    the code and the weights its trunks start from."""
     key = {
-        "params": recipe,
+        "params": dicefer_key(p, kind),
         "kind": kind,
         "store": store.meta.get("shape"),
         "code": source_fingerprint(),

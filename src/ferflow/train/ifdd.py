@@ -26,10 +26,12 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
-from ferflow.config import IFDDParams, variant_family
+from ferflow.config import IFDDParams, ParamsError, variant_family
 from ferflow.data.datasets import ClipAugment, ClipDataset
-from ferflow.data.store import Store, open_store
+from ferflow.data.store import Store, StoreError, open_store
 from ferflow.evaluate.metrics import uar, war
+from ferflow.jobs import ifdd_key
+from ferflow.model_names import VIDEO_MODELS
 from ferflow.models import copy_backbone, create_model, model_arguments, resolved_arguments
 from ferflow.models.ifdd import lifting_loss
 from ferflow.models.pretrained import describe_init, init_state_dict
@@ -56,9 +58,10 @@ def model_kwargs(p: IFDDParams, variant: str, num_classes: int) -> dict[str, Any
     """Factory arguments for a variant: shared ones, IFDD's switches for the IFDD models, and the entries
     of `ifdd.model` that the variant's factory takes (e.g. `embed_dim` reaches IFDD, not the baseline)."""
     accepted = model_arguments(variant)
-    unknown = sorted(k for k in p.model if not any(k in model_arguments(v) for v in p.variants))
+    # Checked against every video model: a job is given its own variant only (ferflow.jobs).
+    unknown = sorted(k for k in p.model if not any(k in model_arguments(v) for v in VIDEO_MODELS))
     if unknown:
-        raise ValueError(f"ifdd.model: {unknown} is accepted by none of ifdd.variants {p.variants}")
+        raise ParamsError(f"ifdd.model: {unknown} is taken by no video model; remove the key")
     kwargs: dict[str, Any] = {
         "num_classes": num_classes,
         "num_frames": p.num_frames,
@@ -107,7 +110,9 @@ def fold_rows(store: Store, fold: int | None, p: IFDDParams) -> dict[str, np.nda
         )
     for name, r in rows.items():
         if not len(r):
-            raise ValueError(f"{store.root}: fold {fold} has no {name} samples")
+            folds = sorted({int(f) for f in (row["fold"] for row in store.index) if f})
+            held = f"folds {folds}" if folds else "one fixed split (fold 0)"
+            raise StoreError(f"{store.root}: fold {fold} has no {name} samples; the store holds {held}")
     return rows
 
 
@@ -139,7 +144,7 @@ def train_ifdd(p: IFDDParams, store_dir: Path, variant: str, fold: int | None, o
     checkpoint_path = out / CHECKPOINT
     try:
         seed_everything(t.seed)
-        store = open_store(store_dir)
+        store = open_store(store_dir, "clips", "train-ifdd")
         rows = fold_rows(store, fold, p)
         augment = ClipAugment(
             scale=(p.augment.scale.low, p.augment.scale.high), flip=p.augment.flip, jitter=p.augment.jitter
@@ -178,12 +183,10 @@ def train_ifdd(p: IFDDParams, store_dir: Path, variant: str, fold: int | None, o
         soft_ce = SoftTargetCrossEntropy()
 
         start_epoch, history, best = 0, [], {"score": -1.0, "epoch": -1}
-        # What must match for a checkpoint to be resumed (hardware settings may change between attempts).
-        hardware = {"threads", "num_workers", "device", "gpus"}
-        recipe = p.model_dump(mode="json", exclude={"train": hardware})
+        # What must match for a checkpoint to be resumed: the values this job's result depends on.
         run_key = json.dumps(
             {
-                "params": recipe,
+                "params": ifdd_key(p, variant),
                 "variant": variant,
                 "fold": fold,
                 "store": store.meta.get("shape"),

@@ -35,6 +35,7 @@ from ferflow.data.datasets import ImageDataset
 from ferflow.data.faceid import PAIRS, TRAIN_STORE, VERIFY_STORE, read_pairs
 from ferflow.data.store import Store, open_store
 from ferflow.evaluate.verification import verification_metrics
+from ferflow.jobs import pretrain_key
 from ferflow.models.faceid import FaceIdNet, embed
 from ferflow.train.checkpoint import load_checkpoint, save_checkpoint, source_fingerprint
 from ferflow.train.common import (
@@ -55,8 +56,6 @@ CARD_MD = "model_card.md"
 METRICS = "metrics.json"
 SCORES = "verification_scores.csv"
 HISTORY = "history.json"
-#: Runtime settings that may change between attempts without invalidating a checkpoint.
-HARDWARE = {"threads", "num_workers", "device", "gpus"}
 #: The papers' margins: ArcFace 0.5 rad (Deng et al. 2019), CosFace 0.35 (Wang et al. 2018).
 PAPER_MARGIN = {"arcface": 0.5, "cosface": 0.35}
 FAR = 1e-3
@@ -117,7 +116,7 @@ class Verifier:
 
 
 def _run_key(p: PretrainParams, spec: TrunkSpec, stores: list[Store]) -> str:
-    recipe = p.model_dump(mode="json", exclude={"train": HARDWARE})
+    recipe = pretrain_key(p)
     shapes = [s.meta.get("shape") for s in stores]
     return json.dumps(
         {"params": recipe, "spec": asdict(spec), "stores": shapes, "code": source_fingerprint()},

@@ -16,6 +16,12 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
+from ferflow.errors import UserError
+
+
+class DeviceError(RuntimeError, UserError):
+    """A device that this machine does not have."""
+
 
 @dataclass(frozen=True)
 class Runtime:
@@ -61,7 +67,10 @@ def setup_runtime(device: str = "auto", amp: bool = True) -> Runtime:
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
     if device.startswith("cuda") and not torch.cuda.is_available():
-        raise RuntimeError(f"device {device!r} asked for, but CUDA is not available on this machine")
+        raise DeviceError(
+            f"device {device!r} asked for, but CUDA is not available on this machine; set the device "
+            "(ifdd.train.device, dicefer.runtime.device or --device) to auto or cpu"
+        )
     if device == "cuda":
         device = f"cuda:{local_rank}"
     dev = torch.device(device)

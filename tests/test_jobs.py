@@ -1,0 +1,96 @@
+"""A job's key holds what its result depends on, and nothing else (ferflow.jobs)."""
+
+from __future__ import annotations
+
+import pytest
+
+from ferflow.config import IFDDParams, validate_params
+from ferflow.jobs import data_key, dicefer_key, ifdd_key
+
+BASE = validate_params({"ifdd": {"variants": ["ifdd_mobilenetv2", "baseline_mobilenetv2"], "folds": [1]}})
+
+
+def _ifdd(**update) -> IFDDParams:
+    raw = BASE.ifdd.model_dump(mode="json")
+    for key, value in update.items():
+        section, _, name = key.rpartition(".")
+        (raw[section] if section else raw)[name] = value
+    return validate_params({"ifdd": raw}).ifdd
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"folds": [1, 2, 3]},
+        {"folds": None},
+        {"variants": ["ifdd_mobilenetv2", "baseline_mobilenetv2", "ifdd_mvit"]},
+        {"train.num_workers": 4},
+        {"train.threads": 2},
+        {"train.device": "cuda:1"},
+        {"train.gpus": 2},
+        {"init_backbone_from": {"baseline_mobilenetv2": "elsewhere/model.pt"}},
+    ],
+)
+def test_ifdd_key_ignores_what_does_not_change_the_result(change):
+    assert ifdd_key(_ifdd(**change), "ifdd_mobilenetv2") == ifdd_key(BASE.ifdd, "ifdd_mobilenetv2")
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"train.lr": 0.5},
+        {"train.seed": 3},
+        {"train.amp": False},
+        {"model": {"width_mult": 0.5}},
+        {"lifting_weight": 0.0},
+        {"init_backbone_from": {"ifdd_mobilenetv2": "results/x/fold_{fold}/model.pt"}},
+    ],
+)
+def test_ifdd_key_holds_what_does(change):
+    assert ifdd_key(_ifdd(**change), "ifdd_mobilenetv2") != ifdd_key(BASE.ifdd, "ifdd_mobilenetv2")
+
+
+def test_a_key_added_to_a_section_counts_at_once():
+    """A new result-changing key (e.g. where a model's weights start) needs no wiring: it is in the key."""
+
+    class WithInit(IFDDParams):
+        init: str = "none"
+
+    assert ifdd_key(WithInit(init="faceid"), "ifdd_mobilenetv2") != ifdd_key(WithInit(), "ifdd_mobilenetv2")
+
+
+def test_an_ifdd_key_is_a_valid_section_for_its_job():
+    p = _ifdd(init_backbone_from={"ifdd_mobilenetv2": "m_{fold}.pt"})
+    job = validate_params({"ifdd": ifdd_key(p, "ifdd_mobilenetv2")}).ifdd
+    assert job.variants == ["ifdd_mobilenetv2"] and ifdd_key(job, "ifdd_mobilenetv2") == ifdd_key(
+        p, "ifdd_mobilenetv2"
+    )
+
+
+def test_dicefer_and_its_baseline_depend_on_their_own_keys():
+    p = validate_params({}).dicefer
+
+    def changed(**update):
+        return p.model_copy(update=update)
+
+    for model in ("dicefer", "baseline"):
+        assert dicefer_key(changed(probe_folds=3), model) == dicefer_key(p, model)
+        runtime = p.runtime.model_copy(update={"threads": 4, "num_workers": 3, "device": "cpu"})
+        assert dicefer_key(changed(runtime=runtime), model) == dicefer_key(p, model)
+        assert dicefer_key(changed(lr=1.0), model) != dicefer_key(p, model)
+    assert dicefer_key(changed(baseline_epochs=99), "dicefer") == dicefer_key(p, "dicefer")
+    assert dicefer_key(changed(baseline_epochs=99), "baseline") != dicefer_key(p, "baseline")
+    for update in ({"stage_epochs": [1, 1, 1]}, {"delta": 0.7}, {"code_dim": 8}):
+        assert dicefer_key(changed(**update), "baseline") == dicefer_key(p, "baseline")
+        assert dicefer_key(changed(**update), "dicefer") != dicefer_key(p, "dicefer")
+
+
+def test_data_keys_are_per_branch():
+    p = validate_params({})
+    other = validate_params({"data": {"image_size": 64, "frames": 8}, "synthetic": {"seed": 5}})
+    assert data_key(other, "clips") != data_key(p, "clips")  # frames and the benchmark's seed
+    assert data_key(other, "images")["data"] != data_key(p, "images")["data"]  # image_size
+    assert (
+        data_key(p, "clips")["data"]
+        == data_key(validate_params({"data": {"image_size": 64, "max_skip_fraction": 0.2}}), "clips")["data"]
+    )

@@ -45,9 +45,13 @@ def test_a_cell_trains_with_its_section_its_seed_and_the_overrides():
     train = ifdd["ifdd"]["train"]
     assert (train["seed"], train["epochs"], train["lr"]) == (2, 3, 0.002)
     assert ifdd["ifdd"]["model"]["width_mult"] == 0.35
-    dicefer = json.loads(cell_params_json(params, Cell("dicefer", "baseline", "paper", 1, 0)))
+    dicefer = json.loads(cell_params_json(params, Cell("dicefer", "dicefer", "paper", 1, 0)))
     assert dicefer["dicefer"]["delta"] == 0.1 and dicefer["dicefer"]["runtime"]["seed"] == 1
-    assert dicefer["dicefer"]["runtime"]["threads"] == 1  # merged, not replaced
+    # a cell's params are its job key (ferflow.jobs): runtime settings travel as the rule's resources, and
+    # the baseline's key leaves out DICE-FER's own keys
+    assert "threads" not in dicefer["dicefer"]["runtime"]
+    baseline = json.loads(cell_params_json(params, Cell("dicefer", "baseline", "paper", 1, 0)))
+    assert "delta" not in baseline["dicefer"] and baseline["dicefer"]["runtime"]["seed"] == 1
     assert validate_params(json.loads(cell_params_json(params, Cell("ifdd", "ifdd_mobilenetv2", "", 2, 1))))
 
 

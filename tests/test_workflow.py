@@ -23,7 +23,7 @@ pretrain:
 ifdd:
   folds: [1]
   img_size: 64
-  init: faceid
+  init: {mobilenetv2: faceid}   # an MViT variant added below starts from none
   model: {width_mult: 0.35, embed_dim: 32}
   train: {epochs: 1, batch_size: 4, lr: 0.001, warmup_epochs: 0.5, num_workers: 0}
 dicefer:

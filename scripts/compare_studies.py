@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ferflow.config import load_params
 from ferflow.evaluate.stats import IFDD_METRICS, VERDICT_RULE, compare, read_cell
-from ferflow.study import cells, study_folds
+from ferflow.study import cells
 
 
 def ifdd_results(params_file: Path, root: Path, classes: dict[str, int]) -> dict[str, list]:
@@ -42,12 +42,12 @@ def main() -> None:
     classes: dict[str, int] = {}
     a = ifdd_results(args.params_a, args.root_a, classes)
     b = ifdd_results(args.params_b, args.root_b, classes)
-    params = load_params(args.params_a)
-    boot = params.study.bootstrap.model_dump()
-    folds = len(study_folds(params))
+    boot = load_params(args.params_a).study.bootstrap.model_dump()
     found = []
     for variant in sorted(set(a) & set(b)):
         name_a, name_b = (f"{variant}[{label}]" for label in args.labels)
+        # Only the folds both studies hold are paired, so power is sized per common fold.
+        folds = len({r.cell.fold for r in a[variant]} & {r.cell.fold for r in b[variant]})
         found += compare(name_a, name_b, a[variant], b[variant], IFDD_METRICS, boot, folds)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"rule": VERDICT_RULE, "comparisons": found}, indent=2, default=str))

@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from interrupt import run_interrupted
 from PIL import Image
 from test_evaluate_ifdd import PARAMS as TINY
 from test_train_dicefer import _rows
@@ -189,17 +190,11 @@ def test_compiled_dicefer_training_matches_eager(device, tmp_path):
 def test_resume_on_cuda_matches_an_uninterrupted_run(device, store, tmp_path, monkeypatch, deterministic):  # noqa: F811
     p = ifdd_params(device=device)
     straight = ifdd_trainer.train_ifdd(p, store, "ifdd_mobilenetv2", 1, tmp_path / "straight")
-    real_check = ifdd_trainer.check_finite
-
-    def interrupt(loss, epoch, step, checkpoint):
-        if epoch == 1:
-            raise KeyboardInterrupt
-        real_check(loss, epoch, step, checkpoint)
-
-    monkeypatch.setattr(ifdd_trainer, "check_finite", interrupt)
-    with pytest.raises(KeyboardInterrupt):
-        ifdd_trainer.train_ifdd(p, store, "ifdd_mobilenetv2", 1, tmp_path / "resumed")
-    monkeypatch.setattr(ifdd_trainer, "check_finite", real_check)
+    run_interrupted(
+        monkeypatch,
+        ifdd_trainer,
+        lambda: ifdd_trainer.train_ifdd(p, store, "ifdd_mobilenetv2", 1, tmp_path / "resumed"),
+    )
     resumed = ifdd_trainer.train_ifdd(p, store, "ifdd_mobilenetv2", 1, tmp_path / "resumed")
 
     assert resumed == pytest.approx(straight | {"epoch_seconds": resumed["epoch_seconds"]})

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 import torchvision
+from interrupt import run_interrupted
 
 from ferflow.config import ParamsError, SyntheticParams, TrunkSpec, faceid_trunks, validate_params
 from ferflow.data.faceid import prepare_faces
@@ -101,18 +102,8 @@ def test_mobilenet_trunk_loads_into_ifdd_and_its_baseline(faces, tmp_path, varia
 
 
 def test_resume_after_interruption_matches_an_uninterrupted_run(faces, resnet_run, tmp_path, monkeypatch):
-    real_check = trainer.check_finite
-
-    def interrupt(loss, epoch, step, checkpoint):
-        if epoch == 1:
-            raise KeyboardInterrupt
-        real_check(loss, epoch, step, checkpoint)
-
-    monkeypatch.setattr(trainer, "check_finite", interrupt)
-    with pytest.raises(KeyboardInterrupt):
-        trainer.pretrain(params(), RESNET, faces, tmp_path)
+    run_interrupted(monkeypatch, trainer, lambda: trainer.pretrain(params(), RESNET, faces, tmp_path))
     assert load_checkpoint(tmp_path / "checkpoint.pt")["epoch"] == 0
-    monkeypatch.setattr(trainer, "check_finite", real_check)
     trainer.pretrain(params(), RESNET, faces, tmp_path)
     a, b = load_checkpoint(resnet_run / "trunk.pt"), load_checkpoint(tmp_path / "trunk.pt")
     for key in a:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import csv
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -266,3 +268,34 @@ def test_power_when_two_cells_already_detect_the_target():
     """A spread so small that the solver has no root above two cells: two cells suffice, no NaN."""
     result = power(np.array([0.1, 0.1001, 0.1002]), folds=1)
     assert result["cells_for_target"] == 2 and result["seeds_for_target"] == 2
+
+
+def test_compare_studies_pairs_only_the_common_cells(tmp_path):
+    """scripts/compare_studies.py: the same variant from two projects (e.g. init faceid against none),
+    paired on the (fold, seed) cells both hold, sized for power by the folds they share."""
+    rng = np.random.default_rng(1)
+    fold_labels = {f: list(rng.choice(CLASSES, 90)) for f in (1, 2)}
+    grids = {"a": ([1, 2], 0.9), "b": ([1], 0.5)}
+    for name, (folds, rate) in grids.items():
+        project = tmp_path / name
+        study = {"seeds": [0, 1], "folds": folds, "dicefer": {"settings": {}, "compare": []}}
+        project.mkdir()
+        (project / "params.yaml").write_text(json.dumps({"study": study}))  # JSON is YAML
+        for cell in cells(validate_params({"study": study})):
+            _write_cell(project, cell.folder, fold_labels[cell.fold], rng.random(90) < rate)
+    out = tmp_path / "compared.json"
+    script = Path(__file__).parents[1] / "scripts" / "compare_studies.py"
+    args = [tmp_path / "a" / "params.yaml", tmp_path / "a", tmp_path / "b" / "params.yaml", tmp_path / "b"]
+    done = subprocess.run(
+        [sys.executable, script, *map(str, args), "--labels", "faceid", "none", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert VERDICT_RULE in done.stdout
+    uar = {c["a"]: c for c in json.loads(out.read_text())["comparisons"] if c["metric"] == "uar"}
+    assert set(uar) == {"ifdd_mobilenetv2[faceid]", "baseline_mobilenetv2[faceid]"}
+    for c in uar.values():
+        assert c["cells"] == 2 and {r["fold"] for r in c["per_cell"]} == {1}
+        assert c["power"]["folds"] == 1
+        assert c["verdict"]["better"] == c["a"]  # 90 % against 50 % correct

@@ -97,6 +97,22 @@ def test_study_target_plans_every_cell(study_project):
     assert _planned(study_project)["study_train_ifdd"] == 2 * 2 * 2
 
 
+def test_a_cell_runs_with_the_runtime_its_overrides_give(study_project):
+    params = yaml.safe_load((study_project / "params.yaml").read_text())
+    params["study"]["ifdd"] = {"overrides": {"train": {"threads": 2, "num_workers": 1}}}
+    params["study"]["dicefer"]["settings"]["demo"] = {"runtime": {"threads": 1}}
+    (study_project / "params.yaml").write_text(yaml.safe_dump(params))
+    result = snakemake(study_project, "study", "-n", "--cores", "2")
+    assert result.returncode == 0, result.stderr
+    jobs = {}  # rule -> (threads, resources); Snakemake leaves out "threads: 1"
+    for block in result.stdout.split("\nrule ")[1:]:
+        threads = re.search(r"^\s+threads: (\d+)$", block, re.M)
+        resources = re.search(r"^\s+resources: (.*)$", block, re.M)
+        jobs[block.split(":")[0]] = (int(threads[1]) if threads else 1, resources[1])
+    assert jobs["study_train_ifdd"][0] == 2 and "loader_workers=1" in jobs["study_train_ifdd"][1]
+    assert jobs["study_train_dicefer"][0] == 1 and "loader_workers=0" in jobs["study_train_dicefer"][1]
+
+
 @pytest.mark.slow
 def test_study_runs_then_a_new_seed_and_fold_reuse_every_finished_cell(study_project):
     result = snakemake(study_project, "study", "--cores", "2")

@@ -6,6 +6,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from interrupt import run_interrupted
 
 from ferflow.config import validate_params
 from ferflow.data.store import write_store
@@ -203,17 +204,7 @@ def test_baseline_resumes_and_rebuilds(store, tmp_path, monkeypatch, capsys):
     p = params(baseline_epochs=2)
     straight = trainer.train_baseline(p, store, tmp_path / "straight")
 
-    real_check = trainer.check_finite
-
-    def interrupt(loss, epoch, step, checkpoint):
-        if epoch == 1:
-            raise KeyboardInterrupt
-        real_check(loss, epoch, step, checkpoint)
-
-    monkeypatch.setattr(trainer, "check_finite", interrupt)
-    with pytest.raises(KeyboardInterrupt):
-        trainer.train_baseline(p, store, tmp_path / "resumed")
-    monkeypatch.setattr(trainer, "check_finite", real_check)
+    run_interrupted(monkeypatch, trainer, lambda: trainer.train_baseline(p, store, tmp_path / "resumed"))
     # DICE-FER's own epochs and losses, the probes and the GPU count leave the baseline as it is (the thread
     # count would too, but on a CPU it moves the weights' last digits, and this compares them exactly).
     elsewhere = params(stage_epochs=(5, 5, 5), baseline_epochs=2).model_copy(

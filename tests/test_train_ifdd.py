@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from interrupt import run_interrupted
 
 from ferflow.config import ParamsError, validate_params
 from ferflow.data.store import write_store
@@ -63,18 +64,12 @@ def test_resume_after_interruption_matches_an_uninterrupted_run(store, tmp_path,
     p = params()
     straight = trainer.train_ifdd(p, store, "ifdd_mobilenetv2", 1, tmp_path / "straight")
 
-    real_check = trainer.check_finite
-
-    def interrupt(loss, epoch, step, checkpoint):
-        if epoch == 1:
-            raise KeyboardInterrupt
-        real_check(loss, epoch, step, checkpoint)
-
-    monkeypatch.setattr(trainer, "check_finite", interrupt)
-    with pytest.raises(KeyboardInterrupt):
-        trainer.train_ifdd(p, store, "ifdd_mobilenetv2", 1, tmp_path / "resumed")
+    run_interrupted(
+        monkeypatch,
+        trainer,
+        lambda: trainer.train_ifdd(p, store, "ifdd_mobilenetv2", 1, tmp_path / "resumed"),
+    )
     assert load_checkpoint(tmp_path / "resumed" / "checkpoint.pt")["epoch"] == 0
-    monkeypatch.setattr(trainer, "check_finite", real_check)
     # Values this job's result does not depend on (ferflow.jobs) do not stop it from resuming.
     elsewhere = p.model_copy(
         update={

@@ -100,6 +100,17 @@ def study_cell_section(wildcards):
     return S.dicefer_params(PARAMS, cell.setting, cell.seed)
 
 
+def study_runtime(wildcards):
+    """A study cell's runtime settings (threads, GPUs, workers, device), the study's overrides included."""
+    section = study_cell_section(wildcards)
+    return section.train if study_cell(wildcards).family == "ifdd" else section.runtime
+
+
+def study_threads(wildcards):
+    """A study cell's torch threads: its runtime's `threads`, 0 meaning half of `--cores`."""
+    return study_runtime(wildcards).threads or max(1, workflow.cores // 2)
+
+
 def study_cell_json(wildcards):
     """A study cell's parameters as `--params-json`: that one section, nothing else of the study."""
     return S.cell_params_json(PARAMS, study_cell(wildcards))

@@ -21,10 +21,10 @@ rule study_train_ifdd:
         json=study_cell_json,
         folder=lambda wildcards, output: os.path.dirname(output[0]),
     resources:
-        gpu=PARAMS.ifdd.train.gpus,
-        loader_workers=PARAMS.ifdd.train.num_workers,
-        torch_device=PARAMS.ifdd.train.device,
-    threads: PARAMS.ifdd.train.threads or max(1, workflow.cores // 2)
+        gpu=lambda wildcards: study_runtime(wildcards).gpus,
+        loader_workers=lambda wildcards: study_runtime(wildcards).num_workers,
+        torch_device=lambda wildcards: study_runtime(wildcards).device,
+    threads: study_threads
     log:
         "logs/study/train_ifdd_{variant}_seed{seed}_fold{fold}.log",
     benchmark:
@@ -74,10 +74,10 @@ rule study_train_dicefer:
         json=study_cell_json,
         folder=lambda wildcards, output: os.path.dirname(output[0]),
     resources:
-        gpu=PARAMS.dicefer.runtime.gpus,
-        loader_workers=PARAMS.dicefer.runtime.num_workers,
-        torch_device=PARAMS.dicefer.runtime.device,
-    threads: PARAMS.dicefer.runtime.threads or max(1, workflow.cores // 2)
+        gpu=lambda wildcards: study_runtime(wildcards).gpus,
+        loader_workers=lambda wildcards: study_runtime(wildcards).num_workers,
+        torch_device=lambda wildcards: study_runtime(wildcards).device,
+    threads: study_threads
     log:
         "logs/study/train_dicefer_{setting}_{model}_seed{seed}.log",
     benchmark:

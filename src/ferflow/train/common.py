@@ -17,7 +17,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from ferflow.config import OptimParams
 from ferflow.models.pretrained import TORCHVISION_WEIGHTS
 from ferflow.paths import init_file
-from ferflow.train.checkpoint import file_digest, rng_state, set_rng_state
+from ferflow.train.checkpoint import file_digest, load_checkpoint, rng_state, set_rng_state
 from ferflow.train.runtime import Runtime
 
 
@@ -78,6 +78,17 @@ def make_schedule(
         warmup_prefix=True,
         t_in_epochs=False,
     )
+
+
+def resumable_state(path: Path, run_key: str, runtime: Runtime) -> dict[str, Any] | None:
+    """The checkpoint at `path` when it was written for `run_key` (same parameters, data and code), else
+    None; a checkpoint of another run is left alone and not resumed, and rank 0 says so."""
+    state = load_checkpoint(path, runtime.device) if path.is_file() else None
+    if state is not None and state.get("run_key") != run_key:
+        if runtime.is_main:
+            print(f"{path}: written with other parameters, data or code; starting afresh")
+        return None
+    return state
 
 
 def resumable_rng() -> dict[str, Any]:

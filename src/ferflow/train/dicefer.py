@@ -51,7 +51,7 @@ from ferflow.models.dicefer import (
     identity_mi_loss,
 )
 from ferflow.models.pretrained import describe_init, init_state_dict
-from ferflow.train.checkpoint import load_checkpoint, save_checkpoint, source_fingerprint
+from ferflow.train.checkpoint import save_checkpoint, source_fingerprint
 from ferflow.train.common import (
     Live,
     NonFiniteLossError,
@@ -60,6 +60,7 @@ from ferflow.train.common import (
     make_loader,
     restore_rng,
     resumable_rng,
+    resumable_state,
     write_json,
 )
 from ferflow.train.runtime import Runtime, seed_everything, setup_single_device, teardown_runtime
@@ -172,10 +173,7 @@ def _run_stages(
     """
     checkpoint_path = out / CHECKPOINT
     first_stage, first_epoch, history, optimizer_state = 0, 0, [], None
-    state = load_checkpoint(checkpoint_path, runtime.device) if checkpoint_path.is_file() else None
-    if state is not None and state.get("run_key") != run_key:
-        print(f"{checkpoint_path}: written with other parameters, data or code; starting afresh")
-        state = None
+    state = resumable_state(checkpoint_path, run_key, runtime)
     if state is not None:
         model.load_state_dict(state["model"])
         history = state["history"]

@@ -44,6 +44,7 @@ from ferflow.train.common import (
     make_schedule,
     restore_rng,
     resumable_rng,
+    resumable_state,
     split_validation,
     write_json,
 )
@@ -198,11 +199,7 @@ def train_ifdd(p: IFDDParams, store_dir: Path, variant: str, fold: int | None, o
             },
             sort_keys=True,
         )
-        state = load_checkpoint(checkpoint_path, runtime.device) if checkpoint_path.is_file() else None
-        if state is not None and state.get("run_key") != run_key:
-            if runtime.is_main:
-                print(f"{checkpoint_path}: written with other parameters, data or code; starting afresh")
-            state = None
+        state = resumable_state(checkpoint_path, run_key, runtime)
         if state is not None:
             model.load_state_dict(state["model"])
             optimizer.load_state_dict(state["optimizer"])

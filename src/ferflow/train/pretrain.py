@@ -37,7 +37,7 @@ from ferflow.data.store import Store, open_store
 from ferflow.evaluate.verification import verification_metrics
 from ferflow.jobs import pretrain_key
 from ferflow.models.faceid import FaceIdNet, embed
-from ferflow.train.checkpoint import load_checkpoint, save_checkpoint, source_fingerprint
+from ferflow.train.checkpoint import save_checkpoint, source_fingerprint
 from ferflow.train.common import (
     Live,
     check_finite,
@@ -45,6 +45,7 @@ from ferflow.train.common import (
     make_schedule,
     restore_rng,
     resumable_rng,
+    resumable_state,
     write_json,
 )
 from ferflow.train.runtime import Runtime, seed_everything, setup_single_device, teardown_runtime
@@ -163,10 +164,7 @@ def pretrain(p: PretrainParams, spec: TrunkSpec, faces_dir: Path, out: Path) -> 
         run_key = _run_key(p, spec, stores)
 
         start_epoch, history = 0, []
-        state = load_checkpoint(checkpoint_path, runtime.device) if checkpoint_path.is_file() else None
-        if state is not None and state.get("run_key") != run_key:
-            print(f"{checkpoint_path}: written with other parameters, data or code; starting afresh")
-            state = None
+        state = resumable_state(checkpoint_path, run_key, runtime)
         if state is not None:
             model.load_state_dict(state["model"])
             loss_fn.load_state_dict(state["loss"])

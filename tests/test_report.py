@@ -15,6 +15,7 @@ from ferflow.data.store import write_store
 from ferflow.evaluate import metrics as M
 from ferflow.evaluate.stats import VERDICT_RULE, summarize_study
 from ferflow.report import FIGURES, build_report
+from ferflow.report import figures as report_figures
 from ferflow.report.build import collect, render_html
 from ferflow.study import cells
 
@@ -454,3 +455,12 @@ def test_every_figure_has_a_caption_for_snakemake_report():
     captions = Path(__file__).resolve().parents[1] / "workflow" / "report"
     for name in FIGURES:
         assert (captions / f"{name}.rst").read_text().strip(), name
+
+
+def test_forest_rows_with_a_long_shared_first_model_stay_distinguishable():
+    pairs = [
+        "dicefer[faceid_paper] - baseline[faceid_paper]",
+        "dicefer[faceid_paper] - dicefer[faceid_no_l1]",
+    ]
+    labels = [report_figures._pair_label(p) for p in pairs]
+    assert labels[0] != labels[1] and all("\n- " in label for label in labels)

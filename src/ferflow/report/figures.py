@@ -547,6 +547,12 @@ def bench_models(result: Mapping[str, Any]) -> bytes:
 
 
 # ------------------------------------------------------------------------------------------------ study
+def _pair_label(pair: str) -> str:
+    """``"a - b"`` on two lines, each side shortened on its own, so that rows sharing a long first model
+    stay distinguishable."""
+    return "\n- ".join(_short(side, 36) for side in pair.split(" - ", 1))
+
+
 def forest(rows: Sequence[Mapping[str, Any]]) -> bytes:
     """One row per comparison and metric: the mean paired difference (dot), the interval the verdict uses
     (thick line) and the t-interval over cells (thin line, just below), a zero line; one panel per metric.
@@ -561,7 +567,7 @@ def forest(rows: Sequence[Mapping[str, Any]]) -> bytes:
         fig, axes = plt.subplots(
             len(metrics),
             1,
-            figsize=(6.0, 0.9 + 0.42 * sum(counts) + 0.35 * len(metrics)),
+            figsize=(6.0, 0.9 + 0.5 * sum(counts) + 0.35 * len(metrics)),
             height_ratios=counts,
             squeeze=False,
         )
@@ -577,7 +583,7 @@ def forest(rows: Sequence[Mapping[str, Any]]) -> bytes:
                     ax.hlines(y - 0.22, *(scale * v for v in r["t"]), color="grey", lw=1)
                 ax.plot(scale * r["mean"], y, "o", color="black", ms=4)
             ax.axvline(0, color="black", lw=0.8, ls="--")
-            ax.set_yticks(range(len(mine)), [_short(r["pair"], 44) for r in reversed(mine)])
+            ax.set_yticks(range(len(mine)), [_pair_label(r["pair"]) for r in reversed(mine)])
             ax.set_ylim(-0.7, len(mine) - 0.4)
             unit = "points" if mine[0]["scale"] == 100 else "difference"
             ax.set_xlabel(f"{metric}: {unit} (first minus second)")

@@ -133,6 +133,19 @@ def test_changed_ifdd_param_reruns_only_ifdd(project):
     run(project, "git", "commit", "-qm", "lr 0.002")
 
 
+def test_changed_pretrain_param_marks_only_pretraining_stale(project):
+    params = (project / "params.yaml").read_text()
+    changed = yaml.safe_load(params)
+    changed["pretrain"]["train"]["lr"] = 0.005
+    (project / "params.yaml").write_text(yaml.safe_dump(changed, sort_keys=False))
+    try:
+        status = json.loads(run(project, str(BIN / "dvc"), "status", "--json").stdout)
+        assert set(status) == {"pretrain"}  # its products then change, and the trainers follow
+    finally:
+        (project / "params.yaml").write_text(params)
+    assert "Data and pipelines are up to date" in run(project, str(BIN / "dvc"), "status").stdout
+
+
 def test_experiment_with_a_set_parameter(project):
     run(project, str(BIN / "dvc"), "exp", "run", "-S", "ifdd.train.lr=0.003")
     shown = run(project, str(BIN / "dvc"), "exp", "show", "--json").stdout

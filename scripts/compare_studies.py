@@ -2,7 +2,7 @@
 init: none), cell by cell on their common (fold, seed) cells, by the study's own rule (`VERDICT_RULE`).
 
     .venv/bin/python scripts/compare_studies.py A/params.yaml A B/params.yaml B --labels faceid none \\
-        --out docs/figures/ifdd_init.json
+        --out docs/measurements/ifdd_init_faceid_vs_none.json
 
 A and B are project folders whose `make study` (or `snakemake study`) has run; each params file says which
 cells its study holds. The JSON holds every comparison; the verdicts are printed.

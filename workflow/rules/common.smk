@@ -106,9 +106,14 @@ def study_runtime(wildcards):
     return section.train if study_cell(wildcards).family == "ifdd" else section.runtime
 
 
+def job_threads(runtime):
+    """A training job's torch threads: its runtime section's `threads`, 0 meaning half of `--cores`."""
+    return runtime.threads or max(1, workflow.cores // 2)
+
+
 def study_threads(wildcards):
-    """A study cell's torch threads: its runtime's `threads`, 0 meaning half of `--cores`."""
-    return study_runtime(wildcards).threads or max(1, workflow.cores // 2)
+    """A study cell's torch threads, the study's overrides included."""
+    return job_threads(study_runtime(wildcards))
 
 
 def study_cell_json(wildcards):

@@ -33,7 +33,7 @@ rule train_dicefer:
         gpu=PARAMS.dicefer.runtime.gpus,
         loader_workers=PARAMS.dicefer.runtime.num_workers,
         torch_device=PARAMS.dicefer.runtime.device,
-    threads: PARAMS.dicefer.runtime.threads or max(1, workflow.cores // 2)
+    threads: job_threads(PARAMS.dicefer.runtime)
     log:
         "logs/train_dicefer_{model}.log",
     benchmark:

@@ -39,7 +39,7 @@ rule train_ifdd:
         gpu=PARAMS.ifdd.train.gpus,
         loader_workers=PARAMS.ifdd.train.num_workers,
         torch_device=PARAMS.ifdd.train.device,
-    threads: PARAMS.ifdd.train.threads or max(1, workflow.cores // 2)
+    threads: job_threads(PARAMS.ifdd.train)
     log:
         "logs/train_ifdd_{variant}_fold{fold}.log",
     benchmark:

@@ -76,7 +76,7 @@ rule pretrain_faceid:
         gpu=PARAMS.pretrain.train.gpus,
         loader_workers=PARAMS.pretrain.train.num_workers,
         torch_device=PARAMS.pretrain.train.device,
-    threads: PARAMS.pretrain.train.threads or max(1, workflow.cores // 2)
+    threads: job_threads(PARAMS.pretrain.train)
     log:
         "logs/pretrain_{trunk}.log",
     benchmark:

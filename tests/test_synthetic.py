@@ -1,8 +1,10 @@
 """The embedded benchmark: real files in the real layouts, deterministic, with faces dlib finds."""
 
 import csv
+import hashlib
 import json
 import re
+from collections import Counter
 from pathlib import Path
 
 import av
@@ -11,9 +13,14 @@ import numpy as np
 import pytest
 from conftest import TINY
 
+from ferflow.config import SyntheticParams
+from ferflow.data.adapters import load_records, option_problems
+from ferflow.data.prepare import GroundTruth
+from ferflow.data.records import Record
 from ferflow.data.synthetic import face
 from ferflow.data.synthetic.generate import SIZES, clip_timeline, generate, make_plan
 from ferflow.data.synthetic.measure import clip_views, detection_rate, probe_uar
+from ferflow.data.synthetic.splits import VALIDATION_FRACTION, held_out_count
 
 SPLIT_DIR = Path("DFEW") / "EmoLabel_DataSplit"
 LABEL_FILE = Path("RAF-DB") / "basic" / "EmoLabel" / "list_patition_label.txt"
@@ -234,3 +241,106 @@ def test_expressions_move_the_right_landmarks():
     assert moved("surprise")[57, 1] > 0.2  # jaw drops
     assert moved("surprise")[19, 1] < -0.05 and moved("angry")[21, 1] > 0.05  # brows up / down
     assert np.abs(moved("neutral")).max() == 0
+
+
+# ------------------------------------------------------------------------- the image set's two splits
+# Recorded from the generator before the unseen split existed (commit a03b765): the seen split must not move.
+SEEN_PLAN_SHA256 = {
+    ("tiny", 3): "5b4e2f2309df1771e9a1728eabbb6d9acac9d80354e44c79ecc33877f0d53c40",
+    ("demo", 0): "e44f773ece38b5e94636749cf83ca8878ebcff1a5e0968a58d501d5c2b13d42c",
+}
+SEEN_FILES_SHA256 = {  # TINY
+    LABEL_FILE: "3e8effd5370619871bc2be8207f68eab80f74f5561e441eaf676661a4d462a65",
+    Path("ground_truth") / "images.csv": "8f4428e4281c37a26f0157a6b778f9b8cd4c42f74dea38e2955edb4d7d359827",
+}
+
+
+def _plan_sha256(size: str, seed: int) -> str:
+    plan = make_plan(SyntheticParams(size=size, seed=seed))
+    text = "\n".join(f"{s.name} {s.identity} {s.expression} {s.split} {s.seed}" for s in plan.images)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def test_the_seen_split_is_the_one_the_benchmark_always_had(tiny):
+    for (size, seed), digest in SEEN_PLAN_SHA256.items():
+        assert _plan_sha256(size, seed) == digest, (size, seed)
+    for rel, digest in SEEN_FILES_SHA256.items():
+        assert hashlib.sha256((tiny / rel).read_bytes()).hexdigest() == digest, rel
+
+
+def _records(root: Path, split: str, **options) -> dict[str, Record]:
+    return {r.sample_id: r for r in load_records("synthetic_image", root, split=split, **options)}
+
+
+def test_the_unseen_split_holds_out_whole_identities_of_the_same_images(tiny):
+    seen = {r["name"]: r for r in _rows(tiny / "ground_truth" / "images.csv")}
+    unseen = {r["name"]: r for r in _rows(tiny / "ground_truth" / "images_unseen.csv")}
+    train, test = (_records(tiny, s, test_identities="unseen", media="original") for s in ("train", "test"))
+    train_ids, test_ids = ({r.identity for r in rs.values()} for rs in (train, test))
+    assert train_ids.isdisjoint(test_ids)
+    assert len(test_ids) == held_out_count(SIZES["tiny"].identities, TINY.image_test_fraction) == 2
+    truth = json.loads((tiny / "ground_truth" / "identities.json").read_text())
+    assert test_ids == {str(i["identity"]) for i in truth if i["unseen_split"] == "test"}
+    assert json.loads((tiny / "measurements.json").read_text())["unseen_test_identities"] == sorted(
+        int(i) for i in test_ids
+    )
+    # every image once, the same file, label and identity as in the seen layout
+    assert len(train) + len(test) == len(seen) == len(unseen)
+    assert sorted(r["seen_name"] for r in unseen.values()) == sorted(seen)
+    for record in [*train.values(), *test.values()]:
+        row = unseen[record.media.name]
+        source = seen[row["seen_name"]]
+        assert (row["identity"], row["expression"], row["split"]) == (
+            record.identity,
+            source["expression"],
+            record.split,
+        )
+        assert row["identity"] == source["identity"]
+        original = tiny / "RAF-DB" / "basic" / "Image" / "original" / row["seen_name"]
+        assert record.media.read_bytes() == original.read_bytes()
+    lines = (tiny / "RAF-DB-unseen" / "basic" / "EmoLabel" / "list_patition_label.txt").read_text().split()
+    assert len(lines) == 2 * len(unseen)
+    # the data stage's landmark error reads the unseen names' own landmarks
+    landmarks = GroundTruth(tiny, "images", {"test_identities": "unseen"}).images
+    by_seen = GroundTruth(tiny, "images", {}).images
+    for name, row in list(unseen.items())[:10]:
+        np.testing.assert_array_equal(landmarks[Path(name).stem], by_seen[Path(row["seen_name"]).stem])
+
+
+@pytest.mark.parametrize("test_identities", ["seen", "unseen"])
+def test_validation_is_carved_from_the_training_images_only(tiny, test_identities):
+    layout = {s: _records(tiny, s, test_identities=test_identities) for s in ("train", "test")}
+    val = {
+        s: _records(tiny, s, test_identities=test_identities, holdout="validation") for s in ("train", "test")
+    }
+    # the two validation parts split the layout's training images; no test image is read
+    assert val["train"].keys().isdisjoint(val["test"].keys())
+    assert val["train"].keys() | val["test"].keys() == layout["train"].keys()
+    assert all(r.split == "test" for r in val["test"].values())
+    ids = {s: {r.identity for r in val[s].values()} for s in val}
+    if test_identities == "unseen":  # held-out identities, none of them a test identity
+        assert ids["train"].isdisjoint(ids["test"]) and ids["test"]
+        assert ids["test"].isdisjoint({r.identity for r in layout["test"].values()})
+    else:  # each training identity on both sides, with a quarter of its images per class
+        assert ids["train"] == ids["test"] == {r.identity for r in layout["train"].values()}
+        groups = Counter((r.identity, r.label) for r in layout["train"].values())
+        held = Counter((r.identity, r.label) for r in val["test"].values())
+        assert held == {g: max(1, round(n * VALIDATION_FRACTION)) for g, n in groups.items()}
+    # deterministic
+    assert (
+        _records(tiny, "test", test_identities=test_identities, holdout="validation").keys()
+        == val["test"].keys()
+    )
+
+
+def test_held_out_count_keeps_two_on_each_side():
+    assert [held_out_count(n, 0.25) for n in (3, 4, 5, 8, 16, 48)] == [1, 2, 2, 2, 4, 12]
+
+
+def test_split_options_are_checked():
+    assert option_problems("synthetic_image", {"test_identities": "unseen", "holdout": "validation"}) == []
+    problems = dict(option_problems("synthetic_image", {"test_identities": "new", "holdout": "val"}))
+    assert problems == {
+        "test_identities": "expected one of seen, unseen, got 'new'",
+        "holdout": "expected one of test, validation, got 'val'",
+    }

@@ -34,6 +34,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+import numpy as np
+
 from ferflow.data.records import (
     IMAGE_EXTENSIONS,
     SPLITS,
@@ -43,6 +45,7 @@ from ferflow.data.records import (
     Skip,
     check_skip_fraction,
 )
+from ferflow.data.synthetic.splits import VALIDATION_FRACTION, VALIDATION_SEED, choose_held_out
 from ferflow.errors import UserError
 
 DFEW_CLASSES: tuple[str, ...] = ("Happy", "Sad", "Neutral", "Angry", "Surprise", "Disgust", "Fear")
@@ -834,13 +837,56 @@ def load_synthetic_video(
     )
 
 
+@dataclass(frozen=True)
+class SyntheticImageSplit:
+    """Where one of the embedded image set's splits lives under the benchmark's root."""
+
+    rafdb_dir: str  # its RAF-DB-basic layout
+    ground_truth: str  # name, label, identity, split, ... of every image (never read by training)
+    landmarks: str  # true landmarks of the unaligned images, by name (the data stage's NME)
+
+
+#: The embedded image set's splits (`test_identities`): each identity's images split per class, so every
+#: test identity is also a training identity (`seen`), or whole identities held out (`unseen`).
+SYNTHETIC_IMAGE_SPLITS = {
+    "seen": SyntheticImageSplit(
+        "RAF-DB/basic", "ground_truth/images.csv", "ground_truth/image_landmarks.npz"
+    ),
+    "unseen": SyntheticImageSplit(
+        "RAF-DB-unseen/basic", "ground_truth/images_unseen.csv", "ground_truth/image_landmarks_unseen.npz"
+    ),
+}
+HOLDOUTS = ("test", "validation")
+
+
+def _validation_ids(rows: list[_Row], ids: dict[str, str], by_identity: bool) -> set[str]:
+    """Sample ids of a validation split carved from training rows: `VALIDATION_FRACTION` of the identities
+    (`by_identity`), or of each (identity, class) group's images, drawn from a fixed stream."""
+    rng = np.random.default_rng(VALIDATION_SEED)
+    known = [r for r in rows if r.sample_id in ids]
+    if by_identity:
+        held = choose_held_out(sorted({ids[r.sample_id] for r in known}), VALIDATION_FRACTION, rng)
+        return {r.sample_id for r in known if ids[r.sample_id] in held}
+    groups: dict[tuple[str, int], list[str]] = {}
+    for r in known:
+        groups.setdefault((ids[r.sample_id], r.label), []).append(r.sample_id)
+    chosen: set[str] = set()
+    for key in sorted(groups):
+        names = sorted(groups[key])
+        k = min(len(names) - 1, max(1, round(len(names) * VALIDATION_FRACTION)))
+        chosen |= {names[int(i)] for i in rng.permutation(len(names))[:k]}
+    return chosen
+
+
 def load_synthetic_image(
     root: str | Path,
     split: str,
     *,
-    rafdb_dir: str | Path = "RAF-DB/basic",
+    test_identities: str = "seen",
+    holdout: str = "test",
+    rafdb_dir: str | Path | None = None,
     media: str = "aligned",
-    ground_truth: str | Path = "ground_truth/images.csv",
+    ground_truth: str | Path | None = None,
     check_media: bool = True,
     max_skip_fraction: float = DEFAULT_MAX_SKIP_FRACTION,
 ) -> RecordSet:
@@ -849,16 +895,40 @@ def load_synthetic_image(
     Args:
         root: The benchmark's root.
         split: "train" or "test".
-        rafdb_dir: The RAF-DB-layout `basic/` folder.
+        test_identities: "seen" (`RAF-DB/basic`: each identity's images split per class, so every test
+            identity is a training identity too) or "unseen" (`RAF-DB-unseen/basic`: the same images, whole
+            identities held out for the test split); see `SYNTHETIC_IMAGE_SPLITS`.
+        holdout: "test" (the layout's split) or "validation": a split carved from the layout's training
+            images, whose validation part comes back as the "test" split; the layout's test images are
+            never read. Unseen: `VALIDATION_FRACTION` of the training identities held out; seen: that share
+            of each training identity's images per class (`_validation_ids`).
+        rafdb_dir: The RAF-DB-layout `basic/` folder (default: the split's).
         media: "aligned" or "original".
-        ground_truth: CSV with at least `name,identity` (`name` as in the label file, e.g. `train_00001.jpg`).
+        ground_truth: CSV with at least `name,identity` (`name` as in the label file, e.g. `train_00001.jpg`;
+            default: the split's).
         check_media: Skip samples whose image is missing or empty.
         max_skip_fraction: Raise `TooManySkipsError` above this skipped fraction.
     """
     root, split = Path(root), _check_split(split)
-    rows, path = _rafdb_rows(_under(root, rafdb_dir), split, "EmoLabel/list_patition_label.txt", media, None)
-    gt = _under(root, ground_truth)
+    if test_identities not in SYNTHETIC_IMAGE_SPLITS:
+        raise ValueError(
+            f"test_identities must be one of {', '.join(SYNTHETIC_IMAGE_SPLITS)}, got {test_identities!r}"
+        )
+    if holdout not in HOLDOUTS:
+        raise ValueError(f"holdout must be one of {', '.join(HOLDOUTS)}, got {holdout!r}")
+    layout = SYNTHETIC_IMAGE_SPLITS[test_identities]
+    rows, path = _rafdb_rows(
+        _under(root, rafdb_dir or layout.rafdb_dir),
+        "train" if holdout == "validation" else split,
+        "EmoLabel/list_patition_label.txt",
+        media,
+        None,
+    )
+    gt = _under(root, ground_truth or layout.ground_truth)
     ids = _read_identities(gt, "name", lambda s: str(PurePosixPath(s).with_suffix("")))
+    if holdout == "validation":
+        validation = _validation_ids(rows, ids, by_identity=test_identities == "unseen")
+        rows = [r for r in rows if (r.sample_id in validation) == (split == "test")]
     return _finish(
         "synthetic_image",
         split,
@@ -935,7 +1005,11 @@ CHOICES: dict[str, dict[str, tuple[str, ...]]] = {
     "mafw": {"media": ("frames", "video"), "label_base": LABEL_BASES},
     "rafdb": {"media": ("aligned", "original")},
     "synthetic_video": {},
-    "synthetic_image": {"media": ("aligned", "original")},
+    "synthetic_image": {
+        "media": ("aligned", "original"),
+        "test_identities": tuple(SYNTHETIC_IMAGE_SPLITS),
+        "holdout": HOLDOUTS,
+    },
 }
 
 
@@ -978,11 +1052,13 @@ __all__ = [
     "DEFAULT_MAX_SKIP_FRACTION",
     "DFEW_CLASSES",
     "FERV39K_CLASSES",
+    "HOLDOUTS",
     "LABEL_BASES",
     "LOADERS",
     "MAFW_CLASSES",
     "PIPELINE_OPTIONS",
     "RAFDB_CLASSES",
+    "SYNTHETIC_IMAGE_SPLITS",
     "VIDEO_EXTENSIONS",
     "AnnotationError",
     "UnsafePathError",

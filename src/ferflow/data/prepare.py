@@ -51,11 +51,12 @@ class AlignStats:
 class GroundTruth:
     """True landmarks of the embedded benchmark, for NME; absent for real datasets."""
 
-    def __init__(self, root: Path, kind: Kind, media: str) -> None:
+    def __init__(self, root: Path, kind: Kind, options: dict[str, object]) -> None:
         self.clip_dir = root / "ground_truth" / "clips"
         self.images: dict[str, np.ndarray] = {}
-        if kind == "images" and media == "original":
-            truth = np.load(root / "ground_truth" / "image_landmarks.npz")
+        if kind == "images" and options.get("media", "original") == "original":
+            split = adapters.SYNTHETIC_IMAGE_SPLITS[str(options.get("test_identities", "seen"))]
+            truth = np.load(root / split.landmarks)
             self.images = {
                 Path(str(n)).stem: lm for n, lm in zip(truth["names"], truth["landmarks"], strict=True)
             }
@@ -94,11 +95,7 @@ def prepare_shard(params: Params, kind: Kind, shard: int, out: Path, synthetic_r
     size = d.clip_size if kind == "clips" else d.image_size
     backend = d.align_backend if kind == "clips" else d.image_align_backend
     sampler = ClipSampler(d.frames, d.sampling, d.stride)
-    truth = (
-        GroundTruth(root, kind, str(dataset.options.get("media", "original")))
-        if dataset.dataset == "synthetic"
-        else None
-    )
+    truth = GroundTruth(root, kind, dataset.options) if dataset.dataset == "synthetic" else None
 
     aligned, rows, skipped, stats = [], [], [], AlignStats()
     for record in tqdm(mine, desc=f"prepare {kind} shard {shard}", unit=kind[:-1], dynamic_ncols=True):

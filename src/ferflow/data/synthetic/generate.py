@@ -3,6 +3,11 @@
 Everything is drawn from one seed: identities and the plan of clips and images in the parent process, each
 clip and image from its own spawned seed, so the result does not depend on the number of workers.
 Ground truth lands in `ground_truth/`, which no training stage reads.
+
+The image set comes in two splits of the same images, each in RAF-DB basic's layout: `RAF-DB/basic` splits
+each identity's images per class (every test identity is also a training identity: *seen*), and
+`RAF-DB-unseen/basic` holds out whole identities (`Plan.unseen_test_identities`: *unseen*), its files hard
+links to the first layout's (copies where the file system has no links).
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from ferflow.config import SyntheticParams
 from ferflow.data import faces
 from ferflow.data.synthetic import face
 from ferflow.data.synthetic.measure import detection_rate, difficulty
+from ferflow.data.synthetic.splits import choose_held_out
 from ferflow.parallel import map_with_progress
 
 # DFEW's class order (labels 1..7 in its split files); the benchmark's own class order is the same.
@@ -33,6 +39,8 @@ DFEW_CLASSES = ("Happy", "Sad", "Neutral", "Angry", "Surprise", "Disgust", "Fear
 # RAF-DB basic's class order (labels 1..7 in list_patition_label.txt), as benchmark expressions.
 RAF_ORDER = ("surprise", "fear", "disgust", "happy", "sad", "angry", "neutral")
 N_FOLDS = 5
+#: The image set's two layouts (`data.image.options.test_identities`), relative to the benchmark's root.
+RAFDB_DIRS = {"seen": Path("RAF-DB") / "basic", "unseen": Path("RAF-DB-unseen") / "basic"}
 
 
 @dataclass(frozen=True)
@@ -76,7 +84,8 @@ class ImageSpec:
 class Plan:
     identities: tuple[face.Identity, ...]
     clips: tuple[ClipSpec, ...]
-    images: tuple[ImageSpec, ...]
+    images: tuple[ImageSpec, ...]  # the seen split's names and splits
+    unseen_test_identities: frozenset[int]  # every image of these is a test image of the unseen split
 
 
 def resolved_counts(p: SyntheticParams) -> SizePreset:
@@ -94,7 +103,9 @@ def make_plan(p: SyntheticParams) -> Plan:
     """Draw identities and the list of clips and images (cheap; rendering happens later)."""
     counts = resolved_counts(p)
     root = np.random.SeedSequence([p.seed, 0xFE7F])
-    id_seq, clip_seq, image_seq, split_seq = root.spawn(4)
+    # A fifth stream for the unseen split's identities: the first four (and so the seen split) are the
+    # streams the benchmark had before it.
+    id_seq, clip_seq, image_seq, split_seq, unseen_seq = root.spawn(5)
     identities = tuple(
         face.make_identity(i, np.random.default_rng(s), p.identity_bias * p.expression_scale)
         for i, s in enumerate(id_seq.spawn(counts.identities))
@@ -136,7 +147,10 @@ def make_plan(p: SyntheticParams) -> Plan:
         numbers[split] += 1
         name = f"train_{numbers['train']:05d}.jpg" if split == "train" else f"test_{numbers['test']:04d}.jpg"
         images.append(ImageSpec(name, i, e, split, int(s.generate_state(1)[0])))
-    return Plan(identities, clips, tuple(images))
+    unseen = choose_held_out(
+        [str(i) for i in range(counts.identities)], p.image_test_fraction, np.random.default_rng(unseen_seq)
+    )
+    return Plan(identities, clips, tuple(images), frozenset(int(i) for i in unseen))
 
 
 def _smooth_bump(length: int) -> np.ndarray:
@@ -396,11 +410,42 @@ def _write_dfew_layout(root: Path, clips: list[dict[str, object]]) -> None:
             write_csv(split_dir / f"{split}(single-labeled)" / f"set_{k}.csv", rows, ["video_name", "label"])
 
 
-def _write_rafdb_layout(root: Path, images: list[dict[str, object]]) -> None:
-    labels = root / "RAF-DB" / "basic" / "EmoLabel" / "list_patition_label.txt"
+def _write_rafdb_layout(basic: Path, images: list[dict[str, object]]) -> None:
+    labels = basic / "EmoLabel" / "list_patition_label.txt"
     labels.parent.mkdir(parents=True, exist_ok=True)
     ordered = sorted(images, key=lambda r: (r["split"] != "train", r["name"]))
     labels.write_text("".join(f"{r['name']} {RAF_ORDER.index(str(r['expression'])) + 1}\n" for r in ordered))
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    try:
+        os.link(source, target)
+    except OSError:  # no hard links on this file system
+        shutil.copyfile(source, target)
+
+
+def _write_unseen_layout(
+    root: Path, images: list[dict[str, object]], test_identities: frozenset[int]
+) -> list[dict[str, object]]:
+    """The same images split by identity, in RAF-DB basic's layout under `RAF-DB-unseen/basic`; returns
+    their rows (the seen rows renamed, with `seen_name`, the same image's name in `RAF-DB/basic`)."""
+    seen, unseen = root / RAFDB_DIRS["seen"] / "Image", root / RAFDB_DIRS["unseen"] / "Image"
+    for media in ("original", "aligned"):
+        (unseen / media).mkdir(parents=True)
+    numbers = {"train": 0, "test": 0}
+    rows = []
+    for r in images:  # in the plan's order, which reveals neither class nor identity
+        split = "test" if r["identity"] in test_identities else "train"
+        numbers[split] += 1
+        name = f"train_{numbers['train']:05d}.jpg" if split == "train" else f"test_{numbers['test']:04d}.jpg"
+        seen_stem, stem = str(r["name"]).removesuffix(".jpg"), name.removesuffix(".jpg")
+        _link_or_copy(seen / "original" / str(r["name"]), unseen / "original" / name)
+        _link_or_copy(
+            seen / "aligned" / f"{seen_stem}_aligned.jpg", unseen / "aligned" / f"{stem}_aligned.jpg"
+        )
+        rows.append({**r, "name": name, "split": split, "seen_name": r["name"]})
+    _write_rafdb_layout(root / RAFDB_DIRS["unseen"], rows)
+    return rows
 
 
 def generate(p: SyntheticParams, out: Path, workers: int = 1) -> dict[str, object]:
@@ -409,8 +454,8 @@ def generate(p: SyntheticParams, out: Path, workers: int = 1) -> dict[str, objec
     tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     video_dir = tmp / "DFEW" / "Clip" / "original"
-    original_dir = tmp / "RAF-DB" / "basic" / "Image" / "original"
-    aligned_dir = tmp / "RAF-DB" / "basic" / "Image" / "aligned"
+    original_dir = tmp / RAFDB_DIRS["seen"] / "Image" / "original"
+    aligned_dir = tmp / RAFDB_DIRS["seen"] / "Image" / "aligned"
     clip_truth = tmp / "ground_truth" / "clips"
     for d in (video_dir, original_dir, aligned_dir, clip_truth):
         d.mkdir(parents=True)
@@ -432,16 +477,26 @@ def generate(p: SyntheticParams, out: Path, workers: int = 1) -> dict[str, objec
     generation_seconds = time.perf_counter() - started
 
     _write_dfew_layout(tmp, clips)
-    _write_rafdb_layout(tmp, images)
+    _write_rafdb_layout(tmp / RAFDB_DIRS["seen"], images)
+    unseen = _write_unseen_layout(tmp, images, plan.unseen_test_identities)
     truth = tmp / "ground_truth"
     write_csv(truth / "clips.csv", clips)
-    write_csv(truth / "images.csv", [{k: v for k, v in r.items() if k != "landmarks"} for r in images])
-    np.savez_compressed(
-        truth / "image_landmarks.npz",
-        names=np.array([r["name"] for r in images]),
-        landmarks=np.stack([r["landmarks"] for r in images]),
-    )
-    identities = [describe_identity(i) for i in plan.identities]
+    for suffix, rows in (("", images), ("_unseen", unseen)):
+        write_csv(
+            truth / f"images{suffix}.csv", [{k: v for k, v in r.items() if k != "landmarks"} for r in rows]
+        )
+        np.savez_compressed(
+            truth / f"image_landmarks{suffix}.npz",
+            names=np.array([r["name"] for r in rows]),
+            landmarks=np.stack([r["landmarks"] for r in rows]),
+        )
+    identities = [
+        {
+            **describe_identity(i),
+            "unseen_split": "test" if i.index in plan.unseen_test_identities else "train",
+        }
+        for i in plan.identities
+    ]
     (truth / "identities.json").write_text(json.dumps(identities, indent=1))
 
     detection = detection_rate(tmp, upsample=p.detection_upsample, workers=workers)
@@ -453,6 +508,7 @@ def generate(p: SyntheticParams, out: Path, workers: int = 1) -> dict[str, objec
         "clips": len(clips),
         "frames": int(sum(int(c["n_frames"]) for c in clips)),
         "images": len(images),
+        "unseen_test_identities": sorted(plan.unseen_test_identities),
         "generation_seconds": round(generation_seconds, 2),
         "workers": workers,
         "detection": detection,

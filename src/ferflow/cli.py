@@ -23,7 +23,7 @@ import yaml
 from ferflow import __version__, paths
 from ferflow.config import DEFAULT_PARAMS, Params, ParamsError, check_device, load_params, validate_params
 from ferflow.errors import UserError
-from ferflow.model_names import VIDEO_MODELS
+from ferflow.model_names import IMAGE_MODELS, VIDEO_MODELS
 
 
 def _params(args: argparse.Namespace) -> Params:
@@ -208,8 +208,11 @@ def _cmd_train_dicefer(args: argparse.Namespace) -> int:
 
     p = _params(args).dicefer
     p = p.model_copy(update={"runtime": _runtime(p.runtime, args)})
-    train = train_dicefer if args.model == "dicefer" else train_baseline
-    print(json.dumps(train(p, args.store, args.out), indent=2))
+    if args.model == "dicefer":
+        summary = train_dicefer(p, args.store, args.out)
+    else:
+        summary = train_baseline(p, args.store, args.out, args.model)
+    print(json.dumps(summary, indent=2))
     return 0
 
 
@@ -554,12 +557,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     train_d = stages.add_parser(
         "train-dicefer",
-        help="train DICE-FER (three stages) or its ResNet-18 baseline on an image store",
+        help="train DICE-FER (three stages), its ResNet-18 baseline or an image control on an image store",
         description="Train with the `dicefer` section of the parameters on the store's train split. "
         "Re-running the same command resumes from the job folder's checkpoint.",
     )
     _add_params_options(train_d)
-    train_d.add_argument("--model", choices=("dicefer", "baseline"), required=True)
+    train_d.add_argument(
+        "--model",
+        choices=IMAGE_MODELS,
+        required=True,
+        help="dicefer, its ResNet-18 baseline, or an image control (docs/dicefer.md)",
+    )
     train_d.add_argument(
         "--store", type=Path, required=True, help="image store (data/processed/<dataset>/images)"
     )

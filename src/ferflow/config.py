@@ -354,6 +354,10 @@ class DiceFerParams(_Section):
     batch_size: Annotated[int, Field(ge=2)] = 64
     stage_epochs: list[Annotated[int, Field(ge=0)]] = [20, 20, 20]  # stages 1 (expression), 2 (identity), 3
     baseline_epochs: Annotated[int, Field(ge=0)] = 20
+    # The image controls (control_image_static, control_image_reference: a small CNN from random weights,
+    # docs/dicefer.md): their own epochs and Adam learning rate, chosen on validation splits
+    control_epochs: Annotated[int, Field(ge=0)] = 20
+    control_lr: Annotated[float, Field(gt=0.0)] = 1e-3
     probe_folds: Annotated[int, Field(ge=2)] = 5  # cross-validation folds of the leakage probes
     runtime: RuntimeParams = RuntimeParams()
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from ferflow.config import DiceFerParams, IFDDParams, Params, PretrainParams
+from ferflow.model_names import IMAGE_MODELS
 
 #: Where and how fast a job runs, never what it computes (rules pass them as threads and resources).
 RUNTIME = frozenset({"threads", "num_workers", "device", "gpus"})
@@ -41,6 +42,11 @@ DICEFER_ONLY = frozenset(
 )
 #: DICE-FER keys only the baseline reads.
 BASELINE_ONLY = frozenset({"baseline_epochs"})
+#: DICE-FER keys only the image controls read.
+CONTROL_ONLY = frozenset({"control_epochs", "control_lr"})
+#: Keys the image controls ignore besides the other models' own: they start from random weights at their
+#: own learning rate.
+CONTROL_IGNORES = DICEFER_ONLY | BASELINE_ONLY | frozenset({"init", "lr"})
 #: `data` keys only one branch reads (videos: sampling, decoding and temporal smoothing of clips).
 DATA_ONLY = {
     "clips": frozenset(
@@ -53,7 +59,7 @@ DATA_PACK = frozenset({"max_skip_fraction"})
 #: `pretrain` keys only the face data stage reads (the trainer reads the stores it wrote).
 PRETRAIN_DATA = frozenset({"data", "verification", "image_size", "min_images"})
 
-DiceFerModel = Literal["dicefer", "baseline"]
+DiceFerModel = str  # "dicefer", "baseline" or an image control (ferflow.model_names.IMAGE_MODELS)
 Kind = Literal["clips", "images"]
 
 
@@ -72,8 +78,13 @@ def ifdd_key(p: IFDDParams, variant: str) -> dict[str, Any]:
 
 
 def dicefer_key(p: DiceFerParams, model: DiceFerModel) -> dict[str, Any]:
-    """The `dicefer` values the training of DICE-FER or of its baseline depends on."""
-    other = BASELINE_ONLY if model == "dicefer" else DICEFER_ONLY
+    """The `dicefer` values the training of DICE-FER, of its baseline or of an image control depends on."""
+    if model not in IMAGE_MODELS:
+        raise ValueError(f"unknown image model {model!r}; known: {', '.join(IMAGE_MODELS)}")
+    other = {
+        "dicefer": BASELINE_ONLY | CONTROL_ONLY,
+        "baseline": DICEFER_ONLY | CONTROL_ONLY,
+    }.get(model, CONTROL_IGNORES)
     return p.model_dump(
         mode="json", exclude={**dict.fromkeys(other | DICEFER_EVALUATION, True), "runtime": RUNTIME}
     )

@@ -21,7 +21,7 @@ from torch.utils.data import Dataset
 from torchvision import tv_tensors
 from torchvision.transforms import v2
 
-from ferflow.data.store import Store, open_store
+from ferflow.data.store import Store, StoreError, open_store
 
 #: RandomResizedCrop's default aspect-ratio range (ClipAugment keeps it).
 CROP_RATIO = (3 / 4, 4 / 3)
@@ -219,9 +219,40 @@ def rotation_flip_variants(max_angle: int = 15, step: int = 5) -> list[tuple[int
     return [(angle, flip) for angle in range(-max_angle, max_angle + 1, step) for flip in (False, True)]
 
 
+def _grey(sample: np.ndarray) -> torch.Tensor:
+    """An S x S x 3 uint8 sample as a 1 x S x S uint8 grey tensor."""
+    return v2.functional.rgb_to_grayscale(torch.from_numpy(np.array(sample)).permute(2, 0, 1))
+
+
+def identity_means(store: Store, rows: np.ndarray) -> dict[str, torch.Tensor]:
+    """Each identity's mean grey face over `rows` (1 x S x S uint8, rounded): the reference faces of
+    `control_image_reference`, from identity labels only (no expression labels).
+
+    Raises:
+        StoreError: Some of the rows have no identity.
+    """
+    identities = [store.index[r]["identity"] for r in rows]
+    unknown = sum(not identity for identity in identities)
+    if unknown:
+        raise StoreError(
+            f"{store.root}: {unknown} of {len(rows)} images have no identity; a reference face needs the "
+            "person of every image (the embedded benchmark, or a dataset with identity labels)"
+        )
+    sums: dict[str, torch.Tensor] = {}
+    counts: dict[str, int] = {}
+    for row, identity in zip(rows, identities, strict=True):
+        sums[identity] = sums.get(identity, 0) + _grey(store.samples[row]).double()
+        counts[identity] = counts.get(identity, 0) + 1
+    return {k: (total / counts[k]).round().to(torch.uint8) for k, total in sums.items()}
+
+
 class ImageDataset(Dataset):
     """Aligned faces as 1 x H x W grey (or 3 x H x W colour) tensors in [0, 1] with labels; in training each
-    image takes one of DICE-FER's 14 rotation x flip variants (`max_angle` 0: flips only)."""
+    image takes one of DICE-FER's 14 rotation x flip variants (`max_angle` 0: flips only).
+
+    With `reference`, a second channel holds the person's mean grey face over the same `rows`
+    (`identity_means`), rotated and flipped with the image: the input of `control_image_reference`.
+    """
 
     def __init__(
         self,
@@ -231,6 +262,7 @@ class ImageDataset(Dataset):
         train: bool = False,
         grey: bool = True,
         max_angle: int = 15,
+        reference: bool = False,
     ) -> None:
         self.store = store if isinstance(store, Store) else open_store(store)
         self.rows = np.asarray(rows)
@@ -240,14 +272,20 @@ class ImageDataset(Dataset):
         self.labels = self.store.labels[self.rows]
         self.identities = np.array([self.store.index[r]["identity"] or "" for r in self.rows])
         self.variants = rotation_flip_variants(max_angle)
+        if reference and not grey:
+            raise ValueError("a reference face goes with grey images (grey=True)")
+        self.references = identity_means(self.store, self.rows) if reference else None
 
     def __len__(self) -> int:
         return len(self.rows)
 
     def image(self, i: int) -> torch.Tensor:
-        image = torch.from_numpy(np.array(self.store.samples[self.rows[i]])).permute(2, 0, 1)
         if self.grey:
-            image = v2.functional.rgb_to_grayscale(image)
+            image = _grey(self.store.samples[self.rows[i]])
+        else:
+            image = torch.from_numpy(np.array(self.store.samples[self.rows[i]])).permute(2, 0, 1)
+        if self.references is not None:
+            image = torch.cat([image, self.references[self.identities[i]]])
         if self.train:
             angle, flip = self.variants[int(torch.randint(len(self.variants), ()))]
             image = v2.functional.rotate(image, angle, interpolation=v2.InterpolationMode.BILINEAR)

@@ -1,4 +1,5 @@
-"""Evaluate a trained DICE-FER model or its ResNet-18 baseline on the test split of an image store.
+"""Evaluate a trained DICE-FER model, its ResNet-18 baseline or an image control on the test split of an
+image store.
 
 The kind of model is read from its `model.pt` (written by `ferflow.train.dicefer`). Outputs in ``out``:
 
@@ -7,8 +8,9 @@ The kind of model is read from its `model.pt` (written by `ferflow.train.dicefer
 - ``per_class.md``: the per-class table in Markdown (accuracy = recall, with a macro-average row);
 - ``predictions.csv``: per test image its id, true and predicted class and class probabilities;
 - ``embeddings.npz``: ``codes`` (the latents MIG is computed on: [E, I] for DICE-FER, the 512-d pooled
-  embedding for the baseline), ``labels``, ``identities`` (empty strings where unknown), ``sample_ids``,
-  ``classes`` and, for DICE-FER, ``e`` and ``i`` separately: input for the report's t-SNE.
+  embedding for the baseline, the 64-d pooled embedding for an image control), ``labels``, ``identities``
+  (empty strings where unknown), ``sample_ids``, ``classes`` and, for DICE-FER, ``e`` and ``i``
+  separately: input for the report's t-SNE.
 
 MIG (`ferflow.evaluate.metrics.mig`, 20 bins) takes two factors, expression and identity, and needs an
 identity for every test image; without one it is skipped and the reason recorded. The baseline's latents are
@@ -20,7 +22,9 @@ make a close second-best more likely. Read the baseline's MIG as a reference, no
 Leakage probes (`linear_probe`, cross-validated logistic regression on the test codes; identities with a
 single test image are left out of identity probes): DICE-FER — identity from E and expression from I (the
 leakage; near chance is good) and, as references, expression from E and identity from I; baseline — identity
-from the embedding (leakage) and expression from the embedding (reference).
+from the embedding (leakage) and expression from the embedding (reference); an image control like the
+baseline. `control_image_reference` sees each test image with the person's mean face over their test
+images (`ferflow.data.datasets.identity_means`; no labels), as it saw their training images in training.
 """
 
 from __future__ import annotations
@@ -51,10 +55,10 @@ MIG_BINS = 20
 def load_trained(path: Path) -> tuple[nn.Module, dict[str, Any]]:
     """A model saved by `train_dicefer` or `train_baseline`, rebuilt in eval mode, with its metadata."""
     saved = load_checkpoint(path)
-    if saved.get("kind") not in ("dicefer", "baseline"):
+    if saved.get("kind") not in ("dicefer", "baseline", "control"):
         raise ModelFileError(
-            f"{path}: not a DICE-FER or baseline model file (kind {saved.get('kind')!r}); give the model.pt "
-            "written by train-dicefer"
+            f"{path}: not a DICE-FER, baseline or image-control model file (kind {saved.get('kind')!r}); "
+            "give the model.pt written by train-dicefer"
         )
     return model_from_saved(saved), saved
 
@@ -63,7 +67,7 @@ def load_trained(path: Path) -> tuple[nn.Module, dict[str, Any]]:
 def _encode(
     model: nn.Module, kind: str, dataset: ImageDataset, device: torch.device, batch_size: int
 ) -> dict[str, np.ndarray]:
-    """Logits and codes of every image: ``e`` and ``i`` for DICE-FER, ``embedding`` for the baseline."""
+    """Logits and codes of every image: ``e`` and ``i`` for DICE-FER, ``embedding`` for the others."""
     loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, num_workers=0)
     parts: dict[str, list[np.ndarray]] = {}
     for x, _ in loader:
@@ -118,7 +122,8 @@ def evaluate_dicefer(
     batch_size: int = 64,
     seed: int = 0,
 ) -> dict[str, Any]:
-    """Evaluate a DICE-FER or baseline model (detected from ``model_path``) on the store's test split.
+    """Evaluate a DICE-FER, baseline or image-control model (detected from ``model_path``) on the store's
+    test split.
 
     Args:
         model_path: ``model.pt`` written by training.
@@ -143,7 +148,8 @@ def evaluate_dicefer(
     rows = store.rows("test")
     if not len(rows):
         raise ValueError(f"{store_dir}: the test split is empty")
-    dataset = ImageDataset(store, rows, saved["img_size"])
+    reference = getattr(model, "needs_reference", False)
+    dataset = ImageDataset(store, rows, saved["img_size"], reference=reference)
     outputs = _encode(model, kind, dataset, runtime.device, batch_size)
     probs = torch.softmax(torch.from_numpy(outputs["logits"]), 1).numpy()
     y_true, y_pred = dataset.labels, probs.argmax(1)

@@ -11,7 +11,10 @@ DICE-FER (``shared/spec/dicefer.md``, ``docs/dicefer.md``):
 
 Every stage has its own Adam optimisers (one per `DiceFer.optimizer_groups` entry), fixed learning rate.
 The baseline is one stage, *baseline*: `resnet18_classifier`, cross-entropy, Adam, on the same images,
-augmentation and seed. Both run through the same loop (`_run_stages`): bf16 autocast on CUDA, a progress bar
+augmentation and seed. The image controls (`ferflow.models.controls_image`) train the same way
+(`train_baseline` with their name), from random weights, for `control_epochs` at `control_lr`;
+`control_image_reference`'s images carry the person's mean training face as a second channel. All run
+through the same loop (`_run_stages`): bf16 autocast on CUDA, a progress bar
 per epoch, a checkpoint written atomically after every epoch (stage, epoch, model, the stage's optimiser
 states, history, random generators), so re-running the same call resumes, also in the middle of a stage,
 and ends with the weights an uninterrupted run would have. A NaN or infinite loss stops the run with
@@ -42,6 +45,7 @@ from ferflow.config import DiceFerParams
 from ferflow.data.datasets import ImageDataset, PairDataset
 from ferflow.data.store import Store, StoreError, open_store
 from ferflow.jobs import dicefer_key
+from ferflow.model_names import IMAGE_CONTROLS
 from ferflow.models import create_model, resolved_arguments
 from ferflow.models.dicefer import (
     DiceFer,
@@ -83,7 +87,8 @@ HISTORY = "history.json"
 DICEFER_MODEL = "dicefer_resnet18"
 BASELINE_MODEL = "resnet18_classifier"
 TRUNK_FAMILY = "resnet18"
-Kind = Literal["dicefer", "baseline"]
+#: What a model file holds: DICE-FER, the ResNet-18 baseline or an image control (`variant` names which).
+Kind = Literal["dicefer", "baseline", "control"]
 
 
 # ------------------------------------------------------------------------------------------ the loop
@@ -282,15 +287,15 @@ def _train_rows(store: Store, store_dir: Path) -> np.ndarray:
     return rows
 
 
-def _run_key(p: DiceFerParams, kind: Kind, store: Store) -> str:
+def _run_key(p: DiceFerParams, model: str, store: Store) -> str:
     """What must match for a checkpoint to be resumed: the values this model's result depends on, the data,
-    the code and the weights its trunks start from."""
+    the code and the weights its trunks start from (the controls start from random weights)."""
     key = {
-        "params": dicefer_key(p, kind),
-        "kind": kind,
+        "params": dicefer_key(p, model),
+        "kind": model,
         "store": store.meta.get("shape"),
         "code": source_fingerprint(),
-        "init": init_fingerprint(p.init, TRUNK_FAMILY),
+        "init": None if model in IMAGE_CONTROLS else init_fingerprint(p.init, TRUNK_FAMILY),
     }
     return json.dumps(key, sort_keys=True)
 
@@ -314,6 +319,7 @@ def _write_model(
     kwargs: dict[str, Any],
     store: Store,
     p: DiceFerParams,
+    epochs: list[int],
 ) -> None:
     save_checkpoint(
         out / MODEL,
@@ -325,7 +331,7 @@ def _write_model(
             "classes": list(store.classes),
             "img_size": p.img_size,
             "data": {"shape": store.meta["shape"], "align_backend": store.meta.get("align_backend")},
-            "epochs": list(p.stage_epochs) if kind == "dicefer" else [p.baseline_epochs],
+            "epochs": epochs,
         },
     )
 
@@ -464,14 +470,23 @@ def train_dicefer(p: DiceFerParams, store_dir: Path, out: Path) -> dict[str, Any
             model.identity_encoder.compile()
         stages = dicefer_stages(model, p, pairs, images, runtime)
         history = _run_stages(stages, model, p.lr, runtime, out, _run_key(p, "dicefer", store))
-        _write_model(out, model, "dicefer", DICEFER_MODEL, kwargs, store, p)
+        _write_model(out, model, "dicefer", DICEFER_MODEL, kwargs, store, p, list(p.stage_epochs))
         return _summary(history)
     finally:
         teardown_runtime(runtime)
 
 
-# ---------------------------------------------------------------------------------------- baseline
-def baseline_stage(model: nn.Module, p: DiceFerParams, images: DataLoader, runtime: Runtime) -> Stage:
+# ---------------------------------------------------------------------------- baseline and controls
+def baseline_stage(
+    model: nn.Module,
+    p: DiceFerParams,
+    images: DataLoader,
+    runtime: Runtime,
+    epochs: int | None = None,
+    label: str = "baseline ResNet-18",
+) -> Stage:
+    """One cross-entropy stage over the whole model (`epochs`: `baseline_epochs` unless given)."""
+
     def step(batch: Sequence[Tensor], ctx: StepContext) -> dict[str, Tensor]:
         x, y = batch
         with runtime.autocast():
@@ -482,8 +497,8 @@ def baseline_stage(model: nn.Module, p: DiceFerParams, images: DataLoader, runti
 
     return Stage(
         "baseline",
-        "baseline ResNet-18",
-        p.baseline_epochs,
+        label,
+        p.baseline_epochs if epochs is None else epochs,
         images,
         {"model": list(model.parameters())},
         step,
@@ -492,43 +507,64 @@ def baseline_stage(model: nn.Module, p: DiceFerParams, images: DataLoader, runti
     )
 
 
-def train_baseline(p: DiceFerParams, store_dir: Path, out: Path) -> dict[str, Any]:
-    """Train the plain ResNet-18 classifier DICE-FER is compared with.
+def train_baseline(
+    p: DiceFerParams, store_dir: Path, out: Path, model_name: str = "baseline"
+) -> dict[str, Any]:
+    """Train the plain ResNet-18 classifier DICE-FER is compared with, or an image control.
 
-    Same train split, augmentation (`ImageDataset(train=True)`), batch size, seed and Adam learning rate as
-    DICE-FER, for ``p.baseline_epochs``; the trunk starts from ``p.init`` (as both encoders do). Same
-    outputs, resumption and NaN behaviour as `train_dicefer`.
+    The baseline: same train split, augmentation (`ImageDataset(train=True)`), batch size, seed and Adam
+    learning rate as DICE-FER, for ``p.baseline_epochs``; the trunk starts from ``p.init`` (as both encoders
+    do). An image control (`model_name` one of `IMAGE_CONTROLS`): the same split, augmentation, batch size
+    and seed, from random weights, for ``p.control_epochs`` at ``p.control_lr``. Same outputs, resumption and
+    NaN behaviour as `train_dicefer`.
 
     Args:
         p: The ``dicefer`` parameters.
         store_dir: An image store.
         out: The job folder.
+        model_name: ``baseline`` or an image control.
 
     Returns:
-        ``{"baseline": last epoch's metrics}`` (empty when ``baseline_epochs`` is 0).
+        ``{"baseline": last epoch's metrics}`` (empty when the model's epochs are 0).
+
+    Raises:
+        StoreError: ``control_image_reference`` on a store whose images lack identities.
     """
+    control = model_name in IMAGE_CONTROLS
+    if not control and model_name != "baseline":
+        raise ValueError(
+            f"unknown model {model_name!r}; expected baseline or one of {', '.join(IMAGE_CONTROLS)}"
+        )
     runtime = _start(p)
     out = Path(out)
     try:
         store = open_store(store_dir)
         rows = _train_rows(store, Path(store_dir))
-        images = make_loader(
-            ImageDataset(store, rows, p.img_size, train=True),
-            p.batch_size,
-            True,
-            runtime,
-            p.runtime.num_workers,
-        )
         kwargs = {"num_classes": len(store.classes)}
-        weights = init_state_dict(p.init, TRUNK_FAMILY)
-        print(f"baseline: the trunk starts from {describe_init(p.init, TRUNK_FAMILY)}")
-        model = create_model(BASELINE_MODEL, **kwargs, weights=weights).to(runtime.device)
+        if control:
+            model = create_model(model_name, **kwargs)
+            print(f"{model_name}: random init")
+        else:
+            weights = init_state_dict(p.init, TRUNK_FAMILY)
+            print(f"baseline: the trunk starts from {describe_init(p.init, TRUNK_FAMILY)}")
+            model = create_model(BASELINE_MODEL, **kwargs, weights=weights)
+        model = model.to(runtime.device)
+        dataset = ImageDataset(
+            store, rows, p.img_size, train=True, reference=getattr(model, "needs_reference", False)
+        )
+        images = make_loader(dataset, p.batch_size, True, runtime, p.runtime.num_workers)
         if p.runtime.compile:
             model.compile()
 
-        stage = baseline_stage(model, p, images, runtime)
-        history = _run_stages([stage], model, p.lr, runtime, out, _run_key(p, "baseline", store))
-        _write_model(out, model, "baseline", BASELINE_MODEL, kwargs, store, p)
+        epochs = p.control_epochs if control else p.baseline_epochs
+        stage = baseline_stage(
+            model, p, images, runtime, epochs, model_name if control else "baseline ResNet-18"
+        )
+        lr = p.control_lr if control else p.lr
+        history = _run_stages([stage], model, lr, runtime, out, _run_key(p, model_name, store))
+        variant = model_name if control else BASELINE_MODEL
+        kind: Kind = "control" if control else "baseline"
+        _write_model(out, model, kind, variant, kwargs, store, p, [epochs])
         return _summary(history)
     finally:
         teardown_runtime(runtime)

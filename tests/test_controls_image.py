@@ -2,6 +2,7 @@
 face reads the expression — the reference control must beat the static one there."""
 
 import json
+from typing import get_args
 
 import numpy as np
 import pytest
@@ -9,12 +10,12 @@ import torch
 from torchvision.transforms.v2.functional import rgb_to_grayscale
 
 from ferflow.cli import main
-from ferflow.config import validate_params
+from ferflow.config import ImageModel, validate_params
 from ferflow.data.datasets import ImageDataset, identity_means
 from ferflow.data.store import StoreError, open_store, write_store
 from ferflow.evaluate.dicefer import evaluate_dicefer
 from ferflow.jobs import dicefer_key
-from ferflow.model_names import IMAGE_CONTROLS
+from ferflow.model_names import IMAGE_CONTROLS, IMAGE_MODELS
 from ferflow.models import create_model, list_models
 from ferflow.train.checkpoint import load_checkpoint
 from ferflow.train.dicefer import train_baseline
@@ -23,8 +24,9 @@ SIZE = 32
 CLASSES = 3
 
 
-def test_image_control_names_match_the_registry():
+def test_image_control_names_match_the_registry_and_the_schema():
     assert set(IMAGE_CONTROLS) == {m for m in list_models() if m.startswith("control_image_")}
+    assert get_args(ImageModel) == IMAGE_MODELS
 
 
 @pytest.mark.parametrize(("name", "channels"), [("control_image_static", 1), ("control_image_reference", 2)])

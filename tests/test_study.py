@@ -12,6 +12,7 @@ import yaml
 from test_workflow import TINY_PARAMS, snakemake
 
 from ferflow.config import validate_params
+from ferflow.evaluate.stats import summarize_study
 from ferflow.study import Cell, cell_params_json, cells, study_folds
 
 STUDY = {"seeds": [0], "folds": [1], "dicefer": {"settings": {"demo": {}}, "compare": []}}
@@ -67,6 +68,57 @@ def test_growing_the_study_leaves_every_cell_params_alone():
     for cell in cells(small):
         assert cell in cells(grown)
         assert cell_params_json(small, cell) == cell_params_json(grown, cell), cell
+
+
+def test_image_controls_join_a_study_and_its_pairs():
+    params = _params(
+        dicefer={
+            "settings": {"demo": {}},
+            "compare": [],
+            "models": ["dicefer", "baseline", "control_image_static", "control_image_reference"],
+            "pairs": [["dicefer", "baseline"], ["control_image_reference", "control_image_static"]],
+        }
+    )
+    found = [c for c in cells(params) if c.family == "dicefer"]
+    assert [c.model for c in found] == [
+        "dicefer",
+        "baseline",
+        "control_image_static",
+        "control_image_reference",
+    ]
+    assert found[3].folder == "results/study/dicefer/demo/control_image_reference/seed_0"
+    key = json.loads(cell_params_json(params, found[2]))["dicefer"]
+    assert "control_epochs" in key and not {"delta", "init", "lr", "baseline_epochs"} & set(key)
+    with pytest.raises(ValueError, match=r"pairs: \[dicefer, control_image_static\] must name two of"):
+        _params(
+            dicefer={"settings": {"a": {}}, "compare": [], "pairs": [["dicefer", "control_image_static"]]}
+        )
+    with pytest.raises(ValueError, match="control_image_statc"):
+        _params(
+            dicefer={"settings": {"a": {}}, "compare": [], "models": ["control_image_statc"], "pairs": []}
+        )
+    with pytest.raises(ValueError, match="settings are compared on DICE-FER"):
+        _params(dicefer={"models": ["baseline"], "pairs": []})
+
+
+def test_the_summary_compares_the_pairs_of_every_setting(tmp_path):
+    params = _params(
+        dicefer={
+            "settings": {"a": {}, "b": {}},
+            "compare": [],
+            "models": ["baseline", "control_image_static"],
+            "pairs": [["control_image_static", "baseline"]],
+        }
+    )
+    for i, cell in enumerate(c for c in cells(params) if c.family == "dicefer"):
+        folder = tmp_path / cell.folder / "eval"
+        folder.mkdir(parents=True)
+        correct = cell.model == "baseline" or i % 2
+        metrics = {"uar": 0.5 + 0.1 * correct, "war": 0.5 + 0.1 * correct}
+        (folder / "metrics.json").write_text(json.dumps(metrics))
+    summary = summarize_study(params, tmp_path, tmp_path / "summary.json")
+    pairs = {(c["a"], c["b"]) for c in summary["comparisons"] if c["family"] == "dicefer"}
+    assert pairs == {("control_image_static[a]", "baseline[a]"), ("control_image_static[b]", "baseline[b]")}
 
 
 @pytest.fixture

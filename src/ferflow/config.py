@@ -423,12 +423,13 @@ class PretrainParams(_Section):
 
 
 Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]  # a folder name in results/study/
+ImageModel = Literal["dicefer", "baseline", "control_image_static", "control_image_reference"]
 
 
-def _check_pairs(pairs: list[tuple[str, str]], names: list[str]) -> None:
+def _check_pairs(pairs: list[tuple[str, str]], names: list[str], key: str = "compare") -> None:
     for a, b in pairs:
         if a == b or {a, b} - set(names):
-            raise ValueError(f"compare: [{a}, {b}] must name two of {names}")
+            raise ValueError(f"{key}: [{a}, {b}] must name two of {names}")
 
 
 class StudyIFDDParams(_Section):
@@ -446,15 +447,24 @@ class StudyIFDDParams(_Section):
 
 
 class StudyDiceFerParams(_Section):
-    """Named DICE-FER settings (changes merged into the `dicefer` section), each run for DICE-FER and its
-    baseline and compared with that baseline, and pairs of settings compared with each other (DICE-FER)."""
+    """Named DICE-FER settings (changes merged into the `dicefer` section), each run for every model of
+    `models`, whose `pairs` are compared within each setting, and pairs of settings compared with each other
+    (DICE-FER)."""
 
     settings: dict[Name, dict[str, Any]] = {"paper": {"delta": 0.1}, "no_l1": {"delta": 0.0}}
     compare: list[tuple[Name, Name]] = [("paper", "no_l1")]
+    # dicefer, baseline and the image controls (control_image_static, control_image_reference)
+    models: Annotated[list[ImageModel], Field(min_length=1)] = ["dicefer", "baseline"]
+    pairs: list[tuple[ImageModel, ImageModel]] = [("dicefer", "baseline")]  # first minus second
 
     @model_validator(mode="after")
     def _pairs_known(self) -> StudyDiceFerParams:
         _check_pairs(self.compare, list(self.settings))
+        _check_pairs(self.pairs, list(self.models), "pairs")
+        if len(set(self.models)) != len(self.models):
+            raise ValueError(f"models: {self.models} repeats a model")
+        if self.compare and "dicefer" not in self.models:
+            raise ValueError("compare: settings are compared on DICE-FER, which models does not list")
         return self
 
 

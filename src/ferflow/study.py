@@ -1,10 +1,11 @@
 """The cells of a study and the parameters each trains with, shared by Snakemake and `summarize-study`.
 
 A study (`study` in `params.yaml`) trains every compared model on every (fold, seed) cell: the IFDD variants
-on the video dataset's folds, and each DICE-FER setting as DICE-FER and as its baseline on the image dataset's
-fixed split (fold 0). A cell's parameters are its section with the study's overrides merged in and the cell's
-seed set, and nothing else of the study: adding a seed, a fold or another setting leaves every other cell's
-parameters, and so its finished results, alone. Light imports only: Snakemake loads this at parse time.
+on the video dataset's folds, and each DICE-FER setting as each of `study.dicefer.models` (DICE-FER, its
+baseline, the image controls) on the image dataset's fixed split (fold 0). A cell's parameters are its
+section with the study's overrides merged in and the cell's seed set, and nothing else of the study: adding
+a seed, a fold or another setting leaves every other cell's parameters, and so its finished results, alone.
+Light imports only: Snakemake loads this at parse time.
 """
 
 from __future__ import annotations
@@ -20,12 +21,12 @@ from ferflow.data import adapters
 ROOT = "results/study"
 IFDD_CELL = ROOT + "/ifdd/{variant}/seed_{seed}/fold_{fold}"
 DICEFER_CELL = ROOT + "/dicefer/{setting}/{model}/seed_{seed}"
-DICEFER_MODELS = ("dicefer", "baseline")
 
 
 @dataclass(frozen=True)
 class Cell:
-    """One trained and evaluated model: `model` is an IFDD variant or ``dicefer``/``baseline``."""
+    """One trained and evaluated model: `model` is an IFDD variant or an image model (``dicefer``,
+    ``baseline``, an image control)."""
 
     family: Literal["ifdd", "dicefer"]
     model: str
@@ -65,7 +66,7 @@ def cells(params: Params) -> list[Cell]:
     found += [
         Cell("dicefer", model, setting, seed, 0)
         for setting in s.dicefer.settings
-        for model in DICEFER_MODELS
+        for model in s.dicefer.models
         for seed in s.seeds
     ]
     return found
@@ -90,7 +91,7 @@ def ifdd_params(params: Params, variant: str, seed: int) -> IFDDParams:
 
 
 def dicefer_params(params: Params, setting: str, seed: int) -> DiceFerParams:
-    """The `dicefer` section a DICE-FER setting's cells (DICE-FER and baseline) train with."""
+    """The `dicefer` section a DICE-FER setting's cells (each of `study.dicefer.models`) train with."""
     raw = merge_overrides(params.dicefer.model_dump(mode="json"), params.study.dicefer.settings[setting])
     raw["runtime"] = {**raw["runtime"], "seed": seed}
     return DiceFerParams.model_validate(raw)
@@ -102,5 +103,5 @@ def cell_params_json(params: Params, cell: Cell) -> str:
     if cell.family == "ifdd":
         key = jobs.ifdd_key(ifdd_params(params, cell.model, cell.seed), cell.model)
     else:
-        key = jobs.dicefer_key(dicefer_params(params, cell.setting, cell.seed), cell.model)  # type: ignore[arg-type]
+        key = jobs.dicefer_key(dicefer_params(params, cell.setting, cell.seed), cell.model)
     return json.dumps({cell.family: key}, sort_keys=True)

@@ -7,12 +7,15 @@ from pathlib import Path
 from ferflow import jobs, paths
 from ferflow import study as S
 from ferflow.config import variant_family
+from ferflow.model_names import IMAGE_CONTROLS, IMAGE_MODELS
 
 # Paths that Snakemake records (inputs, params) are relative to the working directory, so that a moved or
 # re-cloned project (with its .venv inside) finds its results up to date.
 # Run the CLI with the interpreter that runs Snakemake, so rules work without an activated environment.
 FERFLOW = f"{os.path.relpath(sys.executable)} -m ferflow"
 PACKAGE = Path(os.path.relpath(Path(workflow.basedir) / "src" / "ferflow"))
+# The `{model}` of an image job: dicefer, baseline or an image control.
+IMAGE_MODEL_PATTERN = "|".join(IMAGE_MODELS)
 
 
 def package_sources(*parts):
@@ -80,7 +83,10 @@ def ifdd_init_input(wildcards):
 
 
 def dicefer_init_input(wildcards):
-    """The weights file DICE-FER's encoders and its baseline start from (dicefer.init: faceid or a file)."""
+    """The weights file DICE-FER's encoders and its baseline start from (dicefer.init: faceid or a file);
+    none for the image controls (random init)."""
+    if wildcards.model in IMAGE_CONTROLS:
+        return []
     path = paths.init_file(PARAMS.dicefer.init, "resnet18")
     return [str(path)] if path else []
 
@@ -126,6 +132,8 @@ def study_init_input(wildcards):
     for IFDD, its init_backbone_from entry."""
     section = study_cell_section(wildcards)
     if study_cell(wildcards).family == "dicefer":
+        if wildcards.model in IMAGE_CONTROLS:
+            return []
         path = paths.init_file(section.init, "resnet18")
         return [str(path)] if path else []
     path = paths.init_file(section.init_for(wildcards.variant), variant_family(wildcards.variant))

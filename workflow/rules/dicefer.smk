@@ -1,4 +1,4 @@
-# DICE-FER and its plain ResNet-18 baseline on the image branch: train, then evaluate.
+# DICE-FER, its plain ResNet-18 baseline and the image controls on the image branch: train, then evaluate.
 DICEFER_SOURCES = package_sources(
     "config.py",
     "cli.py",
@@ -22,7 +22,7 @@ rule train_dicefer:
     output:
         "results/dicefer/{model}/model.pt",
     wildcard_constraints:
-        model="dicefer|baseline",
+        model=IMAGE_MODEL_PATTERN,
     params:
         cli=FERFLOW,
         # Only what this model's result depends on (ferflow.jobs): the other model's keys, the

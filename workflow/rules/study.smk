@@ -67,7 +67,7 @@ rule study_train_dicefer:
         f"{S.DICEFER_CELL}/model.pt",
     wildcard_constraints:
         setting=r"[^/]+",
-        model="dicefer|baseline",
+        model=IMAGE_MODEL_PATTERN,
         seed=r"\d+",
     params:
         cli=FERFLOW,
@@ -98,7 +98,7 @@ rule study_evaluate_dicefer:
         predictions=f"{S.DICEFER_CELL}/eval/predictions.csv",
     wildcard_constraints:
         setting=r"[^/]+",
-        model="dicefer|baseline",
+        model=IMAGE_MODEL_PATTERN,
         seed=r"\d+",
     params:
         cli=FERFLOW,

@@ -406,7 +406,7 @@ def summarize_study(params: Params, root: Path, out: Path, table: Path | None = 
     for a, b in s.ifdd.compare:
         for entry in compare(a, b, found.get(a, []), found.get(b, []), IFDD_METRICS, boot, len(folds)):
             comparisons.append({"family": "ifdd", **entry})
-    dicefer_pairs = [(f"dicefer[{x}]", f"baseline[{x}]") for x in s.dicefer.settings]
+    dicefer_pairs = [(f"{a}[{x}]", f"{b}[{x}]") for x in s.dicefer.settings for a, b in s.dicefer.pairs]
     dicefer_pairs += [(f"dicefer[{x}]", f"dicefer[{y}]") for x, y in s.dicefer.compare]
     for a, b in dicefer_pairs:
         for entry in compare(a, b, found.get(a, []), found.get(b, []), DICEFER_METRICS, boot, 1):

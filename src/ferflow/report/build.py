@@ -50,6 +50,11 @@ PRETRAIN_RESULTS = Path("results") / "pretrain"
 STUDY_SUMMARY = Path("results") / "study" / "summary.json"
 BENCH = Path("reports") / "bench"
 DICEFER_MODELS = {"dicefer": "DICE-FER", "baseline": "ResNet-18 baseline"}
+#: Shown beside them when evaluated (`snakemake results/dicefer/<name>/eval/metrics.json`), never "not run".
+IMAGE_CONTROL_MODELS = {
+    "control_image_static": "image control (static CNN)",
+    "control_image_reference": "image control (CNN with the person's mean face)",
+}
 MANIFEST_ROWS = 100  # skipped files listed in full; the rest are counted
 NA = "\u2013"  # an en dash: what a table shows for a missing value
 PROBE_VIEWS = ("one_frame", "frame_mean", "peak_change")  # the clip views of synthetic.measure.clip_views
@@ -426,11 +431,13 @@ class _Builder:
         models: dict[str, dict[str, Any]] = {}
         histories: dict[str, Any] = {}
         missing = []
-        for key, label in DICEFER_MODELS.items():
+        for key, label in (DICEFER_MODELS | IMAGE_CONTROL_MODELS).items():
+            metrics = _read_json(self.path(DICEFER_RESULTS / key / "eval" / "metrics.json"))
+            if metrics is None and key in IMAGE_CONTROL_MODELS:
+                continue
             history = _read_json(self.path(DICEFER_RESULTS / key / "history.json"))
             if history:
                 histories[label] = history
-            metrics = _read_json(self.path(DICEFER_RESULTS / key / "eval" / "metrics.json"))
             if metrics is None:
                 missing.append(label)
                 continue

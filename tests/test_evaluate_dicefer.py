@@ -130,5 +130,5 @@ def test_without_identities_mig_is_skipped_and_said_so(work):
 
 def test_a_foreign_model_file_is_refused(work, tmp_path):
     save_checkpoint(tmp_path / "model.pt", {"model": {}, "variant": "ifdd_mobilenetv2", "kwargs": {}})
-    with pytest.raises(ValueError, match="not a DICE-FER or baseline model"):
+    with pytest.raises(ValueError, match="not a DICE-FER, baseline or image-control model"):
         evaluate_dicefer(tmp_path / "model.pt", work / "with_ids", tmp_path / "out")

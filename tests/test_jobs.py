@@ -94,3 +94,11 @@ def test_data_keys_are_per_branch():
         data_key(p, "clips")["data"]
         == data_key(validate_params({"data": {"image_size": 64, "max_skip_fraction": 0.2}}), "clips")["data"]
     )
+
+
+def test_the_image_split_is_in_the_image_data_key_only():
+    p = validate_params({})
+    for options in ({"test_identities": "unseen"}, {"holdout": "validation"}):
+        split = validate_params({"data": {"image": {"options": options}}})
+        assert data_key(split, "images") != data_key(p, "images")
+        assert data_key(split, "clips") == data_key(p, "clips")

@@ -265,3 +265,41 @@ def test_delta_warmup_ramps_the_l1_weight_per_stage_1_epoch(store, tmp_path, mon
     assert per_epoch == pytest.approx([0.0, 0.1, 0.2, 0.2])
     assert len(set(seen[:STEPS])) == 1  # constant within an epoch
     assert trainer.delta_at(params(), 0) == pytest.approx(0.1)  # no ramp: the paper's constant delta
+
+
+def test_a_control_decays_its_rate_by_a_cosine_and_resumes_on_it(store, tmp_path, monkeypatch):
+    p = params().model_copy(update={"control_epochs": 3, "control_lr": 1e-2})
+    rates = []
+    real_step = torch.optim.Adam.step
+
+    def recording_step(self, *args, **kwargs):
+        rates.append(self.param_groups[0]["lr"])
+        return real_step(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.Adam, "step", recording_step)
+    straight = trainer.train_baseline(p, store, tmp_path / "straight", "control_image_static")
+    total = 3 * STEPS
+    expected = [0.5e-2 * (1 + np.cos(np.pi * k / total)) for k in range(total)]
+    assert rates == pytest.approx(expected)  # from control_lr towards 0, one value per step
+
+    rates.clear()
+    run_interrupted(
+        monkeypatch,
+        trainer,
+        lambda: trainer.train_baseline(p, store, tmp_path / "resumed", "control_image_static"),
+        epoch=2,
+    )
+    monkeypatch.setattr(torch.optim.Adam, "step", recording_step)
+    rates.clear()
+    resumed = trainer.train_baseline(p, store, tmp_path / "resumed", "control_image_static")
+    assert rates == pytest.approx(expected[2 * STEPS :])  # the resumed epoch at its own rates
+    _assert_same_summary(resumed, straight)
+    _assert_same_weights(
+        load_checkpoint(tmp_path / "resumed" / "model.pt")["model"],
+        load_checkpoint(tmp_path / "straight" / "model.pt")["model"],
+    )
+
+    fixed = p.model_copy(update={"control_schedule": "fixed"})
+    rates.clear()
+    trainer.train_baseline(fixed, store, tmp_path / "fixed", "control_image_static")
+    assert rates == [1e-2] * total

@@ -355,9 +355,12 @@ class DiceFerParams(_Section):
     stage_epochs: list[Annotated[int, Field(ge=0)]] = [20, 20, 20]  # stages 1 (expression), 2 (identity), 3
     baseline_epochs: Annotated[int, Field(ge=0)] = 20
     # The image controls (control_image_static, control_image_reference: a small CNN from random weights,
-    # docs/dicefer.md): their own epochs and Adam learning rate, chosen on validation splits
+    # docs/dicefer.md): their own epochs and Adam learning rate, chosen on validation splits, and its
+    # schedule: cosine to 0 (at a fixed rate BatchNorm's running statistics lag the moving weights and the
+    # last epoch's test accuracy swings by tens of points) or fixed
     control_epochs: Annotated[int, Field(ge=0)] = 20
     control_lr: Annotated[float, Field(gt=0.0)] = 1e-3
+    control_schedule: Literal["cosine", "fixed"] = "cosine"
     probe_folds: Annotated[int, Field(ge=2)] = 5  # cross-validation folds of the leakage probes
     runtime: RuntimeParams = RuntimeParams()
 

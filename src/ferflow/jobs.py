@@ -43,7 +43,7 @@ DICEFER_ONLY = frozenset(
 #: DICE-FER keys only the baseline reads.
 BASELINE_ONLY = frozenset({"baseline_epochs"})
 #: DICE-FER keys only the image controls read.
-CONTROL_ONLY = frozenset({"control_epochs", "control_lr"})
+CONTROL_ONLY = frozenset({"control_epochs", "control_lr", "control_schedule"})
 #: Keys the image controls ignore besides the other models' own: they start from random weights at their
 #: own learning rate.
 CONTROL_IGNORES = DICEFER_ONLY | BASELINE_ONLY | frozenset({"init", "lr"})

@@ -12,7 +12,7 @@ DICE-FER (``shared/spec/dicefer.md``, ``docs/dicefer.md``):
 Every stage has its own Adam optimisers (one per `DiceFer.optimizer_groups` entry), fixed learning rate.
 The baseline is one stage, *baseline*: `resnet18_classifier`, cross-entropy, Adam, on the same images,
 augmentation and seed. The image controls (`ferflow.models.controls_image`) train the same way
-(`train_baseline` with their name), from random weights, for `control_epochs` at `control_lr`;
+(`train_baseline` with their name), from random weights, for `control_epochs` at `control_lr` (cosine);
 `control_image_reference`'s images carry the person's mean training face as a second channel. All run
 through the same loop (`_run_stages`): bf16 autocast on CUDA, a progress bar
 per epoch, a checkpoint written atomically after every epoch (stage, epoch, model, the stage's optimiser
@@ -37,6 +37,7 @@ from typing import Any, Literal
 import numpy as np
 import torch
 import torch.nn.functional as F
+from timm.scheduler import CosineLRScheduler
 from torch import Tensor, nn
 from torch.utils.data import DataLoader
 from tqdm import tqdm
@@ -151,6 +152,8 @@ class Stage:
         step: Trains on one batch.
         prepare: Called before the stage's first epoch (freezing, train mode).
         unit: What one sample is, for throughput (``pair`` or ``image``).
+        schedule: Makes a step-wise learning-rate schedule for one of the stage's optimisers (given the
+            steps per epoch); None keeps the learning rate fixed.
     """
 
     name: str
@@ -161,6 +164,7 @@ class Stage:
     step: StepFn
     prepare: Callable[[], object]
     unit: str
+    schedule: Callable[[torch.optim.Optimizer, int], CosineLRScheduler] | None = None
 
 
 def _run_stages(
@@ -201,13 +205,16 @@ def _run_stages(
             continue
         stage.prepare()
         optimizers = {name: torch.optim.Adam(params, lr=lr) for name, params in stage.groups.items()}
+        schedules = (
+            [stage.schedule(opt, len(stage.loader)) for opt in optimizers.values()] if stage.schedule else []
+        )
         start = 0
         if index == first_stage and optimizer_state is not None:
             for name, opt in optimizers.items():
                 opt.load_state_dict(optimizer_state[name])
             start = first_epoch
         for epoch in range(start, stage.epochs):
-            entry = _train_epoch(stage, epoch, optimizers, runtime, checkpoint_path)
+            entry = _train_epoch(stage, epoch, optimizers, runtime, checkpoint_path, schedules)
             history.append({"stage": index + 1, "name": stage.name, "epoch": epoch + 1, **entry})
             live.log({f"{stage.name}/{k}": v for k, v in entry.items()}, offsets[index] + epoch)
             save_checkpoint(
@@ -233,8 +240,10 @@ def _train_epoch(
     optimizers: dict[str, torch.optim.Optimizer],
     runtime: Runtime,
     checkpoint: Path,
+    schedules: Sequence[CosineLRScheduler] = (),
 ) -> dict[str, float]:
-    """One epoch of a stage; returns the mean of every step term, the time and the throughput."""
+    """One epoch of a stage; returns the mean of every step term, the time and the throughput. Schedules set
+    each step's learning rate from the step's number alone, so a resumed epoch gets the same rates."""
     started = time.perf_counter()
     sums: dict[str, float] = {}
     steps = samples = 0
@@ -246,6 +255,8 @@ def _train_epoch(
         leave=False,
     )
     for step, batch in enumerate(bar):
+        for schedule in schedules:
+            schedule.step_update(epoch * len(stage.loader) + step)
         batch = [b.to(runtime.device, non_blocking=True) for b in batch]
         terms = stage.step(batch, StepContext(stage.label, epoch, step, checkpoint, optimizers))
         for key, value in terms.items():
@@ -484,8 +495,16 @@ def baseline_stage(
     runtime: Runtime,
     epochs: int | None = None,
     label: str = "baseline ResNet-18",
+    cosine: bool = False,
 ) -> Stage:
-    """One cross-entropy stage over the whole model (`epochs`: `baseline_epochs` unless given)."""
+    """One cross-entropy stage over the whole model (`epochs`: `baseline_epochs` unless given), at a fixed
+    learning rate or, with `cosine`, one that decays from the optimiser's to 0 by a cosine over the steps."""
+    epochs = p.baseline_epochs if epochs is None else epochs
+
+    def schedule(optimizer: torch.optim.Optimizer, steps_per_epoch: int) -> CosineLRScheduler:
+        return CosineLRScheduler(
+            optimizer, t_initial=max(1, epochs * steps_per_epoch), lr_min=0.0, t_in_epochs=False
+        )
 
     def step(batch: Sequence[Tensor], ctx: StepContext) -> dict[str, Tensor]:
         x, y = batch
@@ -498,12 +517,13 @@ def baseline_stage(
     return Stage(
         "baseline",
         label,
-        p.baseline_epochs if epochs is None else epochs,
+        epochs,
         images,
         {"model": list(model.parameters())},
         step,
         model.train,
         "image",
+        schedule if cosine else None,
     )
 
 
@@ -515,8 +535,8 @@ def train_baseline(
     The baseline: same train split, augmentation (`ImageDataset(train=True)`), batch size, seed and Adam
     learning rate as DICE-FER, for ``p.baseline_epochs``; the trunk starts from ``p.init`` (as both encoders
     do). An image control (`model_name` one of `IMAGE_CONTROLS`): the same split, augmentation, batch size
-    and seed, from random weights, for ``p.control_epochs`` at ``p.control_lr``. Same outputs, resumption and
-    NaN behaviour as `train_dicefer`.
+    and seed, from random weights, for ``p.control_epochs`` at ``p.control_lr`` (decaying by a cosine to 0
+    with ``control_schedule: cosine``). Same outputs, resumption and NaN behaviour as `train_dicefer`.
 
     Args:
         p: The ``dicefer`` parameters.
@@ -557,9 +577,9 @@ def train_baseline(
             model.compile()
 
         epochs = p.control_epochs if control else p.baseline_epochs
-        stage = baseline_stage(
-            model, p, images, runtime, epochs, model_name if control else "baseline ResNet-18"
-        )
+        label = model_name if control else "baseline ResNet-18"
+        cosine = control and p.control_schedule == "cosine"
+        stage = baseline_stage(model, p, images, runtime, epochs, label, cosine)
         lr = p.control_lr if control else p.lr
         history = _run_stages([stage], model, lr, runtime, out, _run_key(p, model_name, store))
         variant = model_name if control else BASELINE_MODEL

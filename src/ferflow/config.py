@@ -358,8 +358,8 @@ class DiceFerParams(_Section):
     # docs/dicefer.md): their own epochs and Adam learning rate, chosen on validation splits, and its
     # schedule: cosine to 0 (at a fixed rate BatchNorm's running statistics lag the moving weights and the
     # last epoch's test accuracy swings by tens of points) or fixed
-    control_epochs: Annotated[int, Field(ge=0)] = 20
-    control_lr: Annotated[float, Field(gt=0.0)] = 1e-3
+    control_epochs: Annotated[int, Field(ge=0)] = 40
+    control_lr: Annotated[float, Field(gt=0.0)] = 3e-3
     control_schedule: Literal["cosine", "fixed"] = "cosine"
     probe_folds: Annotated[int, Field(ge=2)] = 5  # cross-validation folds of the leakage probes
     runtime: RuntimeParams = RuntimeParams()

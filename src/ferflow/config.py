@@ -320,7 +320,10 @@ class IFDDParams(_Section):
         return self
 
     def init_for(self, variant: str) -> str:
-        """The starting point of a variant's backbone (`init`, or its family's entry; none if absent)."""
+        """The starting point of a variant's backbone (`init`, or its family's entry; none if absent). The
+        controls (`ferflow.models.controls`) have no pretrained trunk: always none."""
+        if variant.startswith("control_"):
+            return "none"
         if isinstance(self.init, str):
             return self.init
         return self.init.get(variant_family(variant), "none")  # type: ignore[call-overload]

@@ -5,7 +5,15 @@ torchvision and timm to ask the registry takes seconds). A test keeps these equa
 `ferflow.models.list_models` registers.
 """
 
-#: Video models (IFDD and its static baselines): what `ifdd.variants` may name.
-VIDEO_MODELS: tuple[str, ...] = ("ifdd_mvit", "ifdd_mobilenetv2", "baseline_mvit", "baseline_mobilenetv2")
+#: Video models (IFDD, its static baselines, and the controls that bound a benchmark): what `ifdd.variants`
+#: may name.
+VIDEO_MODELS: tuple[str, ...] = (
+    "ifdd_mvit",
+    "ifdd_mobilenetv2",
+    "baseline_mvit",
+    "baseline_mobilenetv2",
+    "control_static",
+    "control_dynamics",
+)
 
 __all__ = ["VIDEO_MODELS"]

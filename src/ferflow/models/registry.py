@@ -14,7 +14,7 @@ from ferflow.models.mvit_xs import load_state_dict_file
 from ferflow.train.checkpoint import ModelFileError
 
 # Modules whose factories register themselves on import.
-_MODEL_MODULES = ("ferflow.models.ifdd", "ferflow.models.dicefer")
+_MODEL_MODULES = ("ferflow.models.ifdd", "ferflow.models.controls", "ferflow.models.dicefer")
 
 _REGISTRY: dict[str, Callable[..., nn.Module]] = {}
 

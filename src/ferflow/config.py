@@ -231,6 +231,9 @@ class TrainParams(OptimParams):
 
     selection: Literal["last", "val", "test"] = "last"  # "test" is optimistic: labelled so in reports
     val_fraction: Annotated[float, Field(gt=0.0, lt=0.5)] = 0.15
+    # The null control: training labels shuffled across the training clips (evaluation labels untouched);
+    # a model trained so must score chance, or something other than the clips tells the labels
+    permute_labels: bool = False
 
 
 #: Named starting points of a trunk, by trunk family; any other `init` value is a local weights file.

@@ -102,10 +102,25 @@ def build_model(p: IFDDParams, variant: str, num_classes: int, fold: int | None)
     return model
 
 
-def fold_rows(store: Store, fold: int | None, p: IFDDParams) -> dict[str, np.ndarray]:
-    """Train, test and (with selection = val) validation rows of a fold."""
-    rows = {"train": store.rows("train", fold), "test": store.rows("test", fold)}
-    if p.train.selection == "val":
+def fold_rows(
+    store: Store, fold: int | None, p: IFDDParams, inner_fold: int | None = None
+) -> dict[str, np.ndarray]:
+    """Train, test and (with selection = val) validation rows of a fold.
+
+    With `inner_fold`, a validation split of the training identities for choosing settings: fold
+    `inner_fold`'s identities validate, the fold's other training identities train, and the test fold is
+    left out (never read).
+    """
+    if inner_fold is not None:
+        if fold is None or inner_fold == fold:
+            raise StoreError(f"inner fold {inner_fold}: give another fold of a 5-fold store than {fold}")
+        rows = {
+            "train": np.setdiff1d(store.rows("train", fold), store.rows("test", inner_fold)),
+            "val": store.rows("test", inner_fold),
+        }
+    else:
+        rows = {"train": store.rows("train", fold), "test": store.rows("test", fold)}
+    if p.train.selection == "val" and inner_fold is None:
         rows["train"], rows["val"] = split_validation(
             store.labels, rows["train"], p.train.val_fraction, p.train.seed
         )
@@ -135,8 +150,22 @@ def _selection_score(metrics: dict[str, float], selection: str) -> float | None:
     return {"val": metrics.get("val/uar"), "test": metrics.get("test/uar")}.get(selection)
 
 
-def train_ifdd(p: IFDDParams, store_dir: Path, variant: str, fold: int | None, out: Path) -> dict[str, Any]:
-    """Train one variant on one fold; returns the final epoch's metrics."""
+def permuted_labels(labels: np.ndarray, seed: int) -> np.ndarray:
+    """The null control's training labels: the same labels shuffled across the training clips (class
+    counts kept, any link between a clip and its label broken), reproducibly from the seed."""
+    return np.random.default_rng([seed, 0x5EED]).permutation(labels)
+
+
+def train_ifdd(
+    p: IFDDParams,
+    store_dir: Path,
+    variant: str,
+    fold: int | None,
+    out: Path,
+    inner_fold: int | None = None,
+) -> dict[str, Any]:
+    """Train one variant on one fold; returns the final epoch's metrics. With `inner_fold`, train on the
+    other training identities and validate on that fold's (`fold_rows`): the test fold is not read."""
     t = p.train
     runtime = setup_runtime(t.device, t.amp)
     if t.threads:
@@ -146,7 +175,7 @@ def train_ifdd(p: IFDDParams, store_dir: Path, variant: str, fold: int | None, o
     try:
         seed_everything(t.seed)
         store = open_store(store_dir, "clips", "train-ifdd")
-        rows = fold_rows(store, fold, p)
+        rows = fold_rows(store, fold, p, inner_fold)
         augment = ClipAugment(
             scale=(p.augment.scale.low, p.augment.scale.high), flip=p.augment.flip, jitter=p.augment.jitter
         )
@@ -154,6 +183,8 @@ def train_ifdd(p: IFDDParams, store_dir: Path, variant: str, fold: int | None, o
         train_set = ClipDataset(
             store, rows["train"], p.num_frames, p.img_size, augment=augment, deferred=on_device
         )
+        if t.permute_labels:
+            train_set.labels = permuted_labels(train_set.labels, t.seed)
         eval_sets = {
             name: ClipDataset(store, r, p.num_frames, p.img_size)
             for name, r in rows.items()
@@ -190,6 +221,7 @@ def train_ifdd(p: IFDDParams, store_dir: Path, variant: str, fold: int | None, o
                 "params": ifdd_key(p, variant),
                 "variant": variant,
                 "fold": fold,
+                "inner_fold": inner_fold,
                 "store": store.meta.get("shape"),
                 "code": source_fingerprint(),
                 "init": init_fingerprint(p.init_for(variant), variant_family(variant)),

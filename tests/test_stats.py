@@ -299,3 +299,38 @@ def test_compare_studies_pairs_only_the_common_cells(tmp_path):
         assert c["cells"] == 2 and {r["fold"] for r in c["per_cell"]} == {1}
         assert c["power"]["folds"] == 1
         assert c["verdict"]["better"] == c["a"]  # 90 % against 50 % correct
+
+
+def test_a_model_against_chance(tmp_path):
+    """The null control's comparison: a guesser at chance is 'no detectable difference', a learner better."""
+    params = validate_params(
+        {
+            "study": {
+                "seeds": [0, 1, 2],
+                "folds": [1, 2],
+                "ifdd": {
+                    "variants": ["control_dynamics", "null"],
+                    "settings": {"null": {"model": "control_dynamics", "train": {"permute_labels": True}}},
+                    "compare": [["control_dynamics", "chance"], ["null", "chance"]],
+                },
+                "dicefer": {"settings": {}, "compare": []},
+                "bootstrap": {"resamples": 500},
+            }
+        }
+    )
+    rng = np.random.default_rng(1)
+    fold_labels = {f: list(rng.choice(CLASSES, 90)) for f in (1, 2)}
+    for cell in cells(params):
+        labels = fold_labels[cell.fold]
+        correct = rng.random(90) < (0.9 if cell.model == "control_dynamics" else 1 / 3)
+        _write_cell(tmp_path, cell.folder, labels, correct, {"classes": CLASSES})
+    summary = summarize_study(params, tmp_path, tmp_path / "summary.json")
+    uar = {c["a"]: c for c in summary["comparisons"] if c["metric"] == "uar"}
+    assert {c["b"] for c in uar.values()} == {"chance"}
+    assert uar["control_dynamics"]["verdict"]["better"] == "control_dynamics"
+    assert (
+        uar["null"]["verdict"]["better"] is None
+        and "no detectable difference" in uar["null"]["verdict"]["text"]
+    )
+    assert all(r["b"] == pytest.approx(1 / 3) for r in uar["null"]["per_cell"])
+    assert uar["null"]["cells"] == 6 and uar["null"]["bootstrap"] is not None

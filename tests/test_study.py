@@ -69,6 +69,56 @@ def test_growing_the_study_leaves_every_cell_params_alone():
         assert cell_params_json(small, cell) == cell_params_json(grown, cell), cell
 
 
+SETTINGS = {
+    "ifdd_fixed": {"model": "ifdd_mobilenetv2", "split": "fixed"},
+    "null": {"model": "control_dynamics", "train": {"permute_labels": True}},
+}
+
+
+def test_named_settings_are_variants_of_their_model_with_their_changes():
+    params = _params(
+        ifdd={
+            "variants": ["ifdd_mobilenetv2", "ifdd_fixed", "null"],
+            "settings": SETTINGS,
+            "overrides": {"train": {"epochs": 3}},
+            "compare": [["ifdd_mobilenetv2", "ifdd_fixed"], ["null", "chance"]],
+        }
+    )
+    ifdd_cells = [c for c in cells(params) if c.family == "ifdd"]
+    assert [c.model for c in ifdd_cells] == ["ifdd_mobilenetv2", "ifdd_fixed", "null"]
+    assert ifdd_cells[1].folder == "results/study/ifdd/ifdd_fixed/seed_0/fold_1"
+    keys = {c.model: json.loads(cell_params_json(params, c))["ifdd"] for c in ifdd_cells}
+    assert keys["ifdd_fixed"]["split"] == "fixed" and keys["ifdd_mobilenetv2"]["split"] == "issm"
+    assert keys["ifdd_fixed"] == keys["ifdd_mobilenetv2"] | {"split": "fixed"}  # nothing else differs
+    assert keys["null"]["variants"] == ["control_dynamics"] and keys["null"]["train"]["permute_labels"]
+    assert keys["null"]["train"]["epochs"] == 3  # the overrides first, then the setting
+    assert keys["null"]["init"] == "none"  # the controls start from scratch whatever ifdd.init says
+
+
+@pytest.mark.parametrize(
+    ("ifdd", "message"),
+    [
+        ({"variants": ["x"]}, "variants: \\['x'\\] are neither video models nor names in settings"),
+        ({"settings": {"x": {"split": "fixed"}}}, "settings.x.model: give one of"),
+        ({"settings": {"control_static": {"model": "control_static"}}}, "may not take a model's name"),
+        ({"compare": [["chance", "ifdd_mobilenetv2"]]}, "chance second"),
+        (
+            {"variants": ["x"], "settings": {"x": {"model": "ifdd_mobilenetv2", "splt": "fixed"}}},
+            "study.ifdd.settings.x.splt: unknown key",
+        ),
+        (
+            {"variants": ["x"], "settings": {"x": {"model": "ifdd_mobilenetv2", "train": {"seed": 2}}}},
+            "study.ifdd.settings.x.train.seed: set by the study",
+        ),
+    ],
+)
+def test_bad_settings_are_refused_naming_the_key(ifdd, message):
+    from ferflow.config import ParamsError
+
+    with pytest.raises(ParamsError, match=message):
+        _params(ifdd={"compare": [], **ifdd})
+
+
 @pytest.fixture
 def study_project(tmp_path) -> Path:
     study = yaml.safe_dump({"study": STUDY}, default_flow_style=None)
@@ -95,6 +145,16 @@ def test_study_target_plans_every_cell(study_project):
     assert planned["study"] == 1 and "train_ifdd" not in planned  # the demo's own jobs are not needed
     _grow(study_project)
     assert _planned(study_project)["study_train_ifdd"] == 2 * 2 * 2
+
+
+def test_a_setting_cell_trains_its_model(study_project):
+    params = yaml.safe_load((study_project / "params.yaml").read_text())
+    params["study"]["ifdd"] = {"variants": ["null"], "settings": SETTINGS, "compare": [["null", "chance"]]}
+    (study_project / "params.yaml").write_text(yaml.safe_dump(params))
+    result = snakemake(study_project, "study", "-n", "-p", "--cores", "2")
+    assert result.returncode == 0, result.stderr
+    assert "--variant control_dynamics" in result.stdout
+    assert "--out results/study/ifdd/null/seed_0/fold_1" in result.stdout
 
 
 def test_a_cell_runs_with_the_runtime_its_overrides_give(study_project):

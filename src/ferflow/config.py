@@ -433,18 +433,50 @@ def _check_pairs(pairs: list[tuple[str, str]], names: list[str]) -> None:
             raise ValueError(f"compare: [{a}, {b}] must name two of {names}")
 
 
+#: The reference a study compares a model with when no model is named: a uniform random guess (expected
+#: UAR and WAR 1/K), for the null control.
+CHANCE = "chance"
+
+
 class StudyIFDDParams(_Section):
     """The IFDD variants of a study, the changes to the `ifdd` section its cells train with, and the pairs
-    it compares (first minus second)."""
+    it compares (first minus second; `chance` may be the second).
+
+    A variant is a video model, or a name in `settings`: a model and changes merged into `ifdd` after
+    `overrides`, e.g. the ablation {ifdd_fixed_split: {model: ifdd_mobilenetv2, split: fixed}}."""
 
     variants: list[Name] = ["ifdd_mobilenetv2", "baseline_mobilenetv2"]
+    settings: dict[Name, dict[str, Any]] = {}
     overrides: dict[str, Any] = {}  # merged into `ifdd`, e.g. {train: {epochs: 12}} or {init: faceid}
     compare: list[tuple[Name, Name]] = [("ifdd_mobilenetv2", "baseline_mobilenetv2")]
 
     @model_validator(mode="after")
-    def _pairs_known(self) -> StudyIFDDParams:
-        _check_pairs(self.compare, self.variants)
+    def _variants_known(self) -> StudyIFDDParams:
+        for name, setting in self.settings.items():
+            if name in VIDEO_MODELS or name == CHANCE:
+                raise ValueError(f"settings.{name}: a setting may not take a model's name or {CHANCE!r}")
+            if setting.get("model") not in VIDEO_MODELS:
+                raise ValueError(f"settings.{name}.model: give one of {', '.join(VIDEO_MODELS)}")
+        unknown = [v for v in self.variants if v not in VIDEO_MODELS and v not in self.settings]
+        if unknown:
+            raise ValueError(f"variants: {unknown} are neither video models nor names in settings")
         return self
+
+    @model_validator(mode="after")
+    def _pairs_known(self) -> StudyIFDDParams:
+        for a, b in self.compare:
+            if a == b or a not in self.variants or b not in [*self.variants, CHANCE]:
+                raise ValueError(f"compare: [{a}, {b}] must name two of {self.variants} ({CHANCE} second)")
+        return self
+
+    def model_of(self, variant: str) -> str:
+        """The video model a study variant trains."""
+        return self.settings[variant]["model"] if variant in self.settings else variant
+
+    def changes_of(self, variant: str) -> dict[str, Any]:
+        """What a study variant changes in `ifdd`: the overrides, then its setting's changes."""
+        own = {k: v for k, v in self.settings.get(variant, {}).items() if k != "model"}
+        return merge_overrides(self.overrides, own)
 
 
 class StudyDiceFerParams(_Section):
@@ -542,7 +574,12 @@ STUDY_OWNS = {
 
 def _study_problems(p: Params) -> list[str]:
     """Each study override checked against its section's schema, named by its full path in `study`."""
-    checks = [("study.ifdd.overrides", IFDDParams, p.ifdd, p.study.ifdd.overrides, "ifdd")]
+    study = p.study.ifdd
+    checks = [("study.ifdd.overrides", IFDDParams, p.ifdd, study.overrides, "ifdd")]
+    checks += [
+        (f"study.ifdd.settings.{name}", IFDDParams, p.ifdd, study.changes_of(name), "ifdd")
+        for name in study.settings
+    ]
     checks += [
         (f"study.dicefer.settings.{name}", DiceFerParams, p.dicefer, changes, "dicefer")
         for name, changes in p.study.dicefer.settings.items()
@@ -555,7 +592,7 @@ def _study_problems(p: Params) -> list[str]:
                 problems.append(f"{where}.{key}: set by the study ({owner}), not by an override")
         raw = merge_overrides(base.model_dump(mode="json"), changes)
         if section == "ifdd":
-            raw["variants"] = p.study.ifdd.variants
+            raw["variants"] = sorted({study.model_of(v) for v in study.variants})
         try:
             schema.model_validate(raw)
         except ValidationError as err:

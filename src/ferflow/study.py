@@ -25,7 +25,8 @@ DICEFER_MODELS = ("dicefer", "baseline")
 
 @dataclass(frozen=True)
 class Cell:
-    """One trained and evaluated model: `model` is an IFDD variant or ``dicefer``/``baseline``."""
+    """One trained and evaluated model: `model` is an IFDD study variant (a video model or a name in
+    `study.ifdd.settings`) or ``dicefer``/``baseline``."""
 
     family: Literal["ifdd", "dicefer"]
     model: str
@@ -72,18 +73,21 @@ def cells(params: Params) -> list[Cell]:
 
 
 def ifdd_params(params: Params, variant: str, seed: int) -> IFDDParams:
-    """The `ifdd` section one IFDD cell trains with.
+    """The `ifdd` section one IFDD cell trains with: the study's overrides, then the changes of the
+    variant's setting (`study.ifdd.settings`), merged in.
 
-    `variants` is the study's list (the trainer checks `ifdd.model`'s keys against it), `folds` is left to
-    the cell's fold, and `init_backbone_from` keeps this variant's entry with ``{seed}`` filled in (its
-    ``{fold}`` is the trainer's).
+    `variants` holds the study's models (the trainer checks `ifdd.model`'s keys against them), `folds` is
+    left to the cell's fold, and `init_backbone_from` keeps the cell's model's entry with ``{seed}`` filled
+    in (its ``{fold}`` is the trainer's).
     """
-    raw = merge_overrides(params.ifdd.model_dump(mode="json"), params.study.ifdd.overrides)
-    source = raw["init_backbone_from"].get(variant)
+    study = params.study.ifdd
+    model = study.model_of(variant)
+    raw = merge_overrides(params.ifdd.model_dump(mode="json"), study.changes_of(variant))
+    source = raw["init_backbone_from"].get(model)
     raw |= {
-        "variants": sorted(params.study.ifdd.variants),
+        "variants": sorted({study.model_of(v) for v in study.variants}),
         "folds": None,
-        "init_backbone_from": {variant: source.replace("{seed}", str(seed))} if source else {},
+        "init_backbone_from": {model: source.replace("{seed}", str(seed))} if source else {},
         "train": {**raw["train"], "seed": seed},
     }
     return IFDDParams.model_validate(raw)
@@ -100,7 +104,8 @@ def cell_params_json(params: Params, cell: Cell) -> str:
     """A cell's parameters as the CLI's `--params-json`: its job key (`ferflow.jobs`: only what its result
     depends on; runtime settings travel as the rule's threads and resources), nothing else of the study."""
     if cell.family == "ifdd":
-        key = jobs.ifdd_key(ifdd_params(params, cell.model, cell.seed), cell.model)
+        model = params.study.ifdd.model_of(cell.model)
+        key = jobs.ifdd_key(ifdd_params(params, cell.model, cell.seed), model)
     else:
         key = jobs.dicefer_key(dicefer_params(params, cell.setting, cell.seed), cell.model)  # type: ignore[arg-type]
     return json.dumps({cell.family: key}, sort_keys=True)

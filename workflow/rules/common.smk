@@ -128,6 +128,7 @@ def study_init_input(wildcards):
     if study_cell(wildcards).family == "dicefer":
         path = paths.init_file(section.init, "resnet18")
         return [str(path)] if path else []
-    path = paths.init_file(section.init_for(wildcards.variant), variant_family(wildcards.variant))
-    template = section.init_backbone_from.get(wildcards.variant)
+    model = PARAMS.study.ifdd.model_of(wildcards.variant)
+    path = paths.init_file(section.init_for(model), variant_family(model))
+    template = section.init_backbone_from.get(model)
     return ([str(path)] if path else []) + ([template.format(fold=wildcards.fold)] if template else [])

@@ -19,6 +19,7 @@ rule study_train_ifdd:
     params:
         cli=FERFLOW,
         json=study_cell_json,
+        model=lambda wildcards: PARAMS.study.ifdd.model_of(wildcards.variant),
         folder=lambda wildcards, output: os.path.dirname(output[0]),
     resources:
         gpu=lambda wildcards: study_runtime(wildcards).gpus,
@@ -31,7 +32,7 @@ rule study_train_ifdd:
         "logs/benchmarks/study/train_ifdd_{variant}_seed{seed}_fold{fold}.tsv"
     shell:
         "{params.cli} gpu-run --gpus {resources.gpu} -- train-ifdd --params-json {params.json:q} "
-        "--store {input.store} --variant {wildcards.variant} --fold {wildcards.fold} "
+        "--store {input.store} --variant {params.model} --fold {wildcards.fold} "
         "--out {params.folder} --threads {threads} --workers {resources.loader_workers} "
         "--device {resources.torch_device} > {log} 2>&1"
 

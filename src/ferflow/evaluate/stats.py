@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from ferflow.config import Params
+from ferflow.config import CHANCE, Params
 from ferflow.study import Cell, cells, study_folds
 from ferflow.train.common import write_json
 
@@ -103,7 +103,7 @@ class PairedCell:
     fold: int
     seed: int
     labels: np.ndarray  # (n,) class indices
-    correct_a: np.ndarray  # (n,) bool
+    correct_a: np.ndarray  # (n,) bool hits, or each sample's expected hit (the chance reference)
     correct_b: np.ndarray
 
 
@@ -247,7 +247,22 @@ class CellResult:
     values: dict[str, float] = field(default_factory=dict)
     sample_ids: np.ndarray | None = None  # sorted
     labels: np.ndarray | None = None  # class indices, in sample_ids' order
-    correct: np.ndarray | None = None
+    correct: np.ndarray | None = None  # bool hits; the chance reference holds each sample's 1/K
+    num_classes: int | None = None
+
+
+def chance_results(results: list[CellResult]) -> list[CellResult]:
+    """The chance reference beside each of a model's cells: a uniform random guess, whose expected hit on
+    every sample is 1/K, so its UAR and WAR are 1/K on any resample of the test samples."""
+    found = []
+    for r in results:
+        k = r.num_classes or (len(np.unique(r.labels)) if r.labels is not None else None)
+        if k is None:
+            continue
+        cell = Cell(r.cell.family, CHANCE, "", r.cell.seed, r.cell.fold)
+        hits = None if r.labels is None else np.full(len(r.labels), 1 / k)
+        found.append(CellResult(cell, {"uar": 1 / k, "war": 1 / k}, r.sample_ids, r.labels, hits, k))
+    return found
 
 
 def _metric_values(m: dict[str, Any]) -> dict[str, float]:
@@ -266,7 +281,8 @@ def read_cell(root: Path, cell: Cell, classes: dict[str, int]) -> CellResult | N
     folder = Path(root) / cell.folder / "eval"
     if not (folder / "metrics.json").is_file():
         return None
-    result = CellResult(cell, _metric_values(json.loads((folder / "metrics.json").read_text())))
+    metrics = json.loads((folder / "metrics.json").read_text())
+    result = CellResult(cell, _metric_values(metrics), num_classes=len(metrics.get("classes") or []) or None)
     predictions = folder / "predictions.csv"
     if predictions.is_file():
         with predictions.open(newline="") as f:
@@ -404,7 +420,8 @@ def summarize_study(params: Params, root: Path, out: Path, table: Path | None = 
     folds = study_folds(params)
     comparisons: list[dict[str, Any]] = []
     for a, b in s.ifdd.compare:
-        for entry in compare(a, b, found.get(a, []), found.get(b, []), IFDD_METRICS, boot, len(folds)):
+        results_b = chance_results(found.get(a, [])) if b == CHANCE else found.get(b, [])
+        for entry in compare(a, b, found.get(a, []), results_b, IFDD_METRICS, boot, len(folds)):
             comparisons.append({"family": "ifdd", **entry})
     dicefer_pairs = [(f"dicefer[{x}]", f"baseline[{x}]") for x in s.dicefer.settings]
     dicefer_pairs += [(f"dicefer[{x}]", f"dicefer[{y}]") for x, y in s.dicefer.compare]

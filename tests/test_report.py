@@ -22,6 +22,7 @@ from ferflow.study import cells
 HOSTILE = "<script>alert(1)</script>"
 CLASSES = ["Happy", "Sad", HOSTILE, "Fe$ar $x^2$"]  # a script tag and mathtext that must stay text
 UAR = 0.4321  # ifdd_mobilenetv2, fold 1: shows as 43.21
+CONTROL_UAR = 0.8642  # control_dynamics, both folds
 MIG = 0.6789
 pytestmark = pytest.mark.filterwarnings("ignore:HarfBuzz-Subset:DeprecationWarning")
 SECTIONS = (
@@ -45,7 +46,7 @@ def _params() -> Params:
         {
             "synthetic": {"size": "tiny"},
             "ifdd": {
-                "variants": ["ifdd_mobilenetv2", "baseline_mobilenetv2"],
+                "variants": ["ifdd_mobilenetv2", "baseline_mobilenetv2", "control_dynamics"],
                 "folds": [1, 2],
                 "init": "faceid",
             },
@@ -61,11 +62,13 @@ def _confusion(k: int, rng: np.random.Generator) -> tuple[list, list]:
 
 def _ifdd(root: Path, rng: np.random.Generator) -> None:
     summary = {}
-    for variant, selection in (("ifdd_mobilenetv2", "last"), ("baseline_mobilenetv2", "test")):
+    runs = (("ifdd_mobilenetv2", "last"), ("baseline_mobilenetv2", "test"), ("control_dynamics", "last"))
+    for variant, selection in runs:
         folds = {}
         for fold in (1, 2):
             run = root / "results" / "ifdd" / variant / f"fold_{fold}"
             uar = UAR if (variant, fold) == ("ifdd_mobilenetv2", 1) else float(rng.uniform(0.2, 0.4))
+            uar = CONTROL_UAR if variant == "control_dynamics" else uar
             war = float(rng.uniform(0.3, 0.5))
             raw, norm = _confusion(len(CLASSES), rng)
             metrics = {
@@ -394,6 +397,9 @@ def test_numbers_sections_and_optimistic_label(built):
     assert "not comparable to the embedded benchmark" in text
     assert "Macro avg" in text
     assert "44.8 % / 32.9 % / 97.6 %" in text  # the benchmark's landmark probes
+    bounds = text.split("Bounds: what the benchmark allows")[1].split("</table>")[0]
+    assert re.search(r"true landmarks, peak change from the clip&#39;s median.*?97\.6", bounds, re.S)
+    assert re.search(r"control_dynamics: dynamics control .*?86\.42", bounds, re.S)
     assert "87.65 ± 2.00" in text and "cosface: cosine margin 0.35" in text  # the pretrained trunks
     assert VERDICT_RULE.replace("'", "&#39;") in text
     assert "UAR, ifdd_mobilenetv2 vs baseline_mobilenetv2: ifdd_mobilenetv2 better than" in text

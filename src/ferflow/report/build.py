@@ -53,6 +53,11 @@ DICEFER_MODELS = {"dicefer": "DICE-FER", "baseline": "ResNet-18 baseline"}
 MANIFEST_ROWS = 100  # skipped files listed in full; the rest are counted
 NA = "\u2013"  # an en dash: what a table shows for a missing value
 PROBE_VIEWS = ("one_frame", "frame_mean", "peak_change")  # the clip views of synthetic.measure.clip_views
+PROBE_VIEW_TEXT = ("one frame", "mean over frames", "peak change from the clip's median")
+CONTROL_TEXT = {
+    "control_static": "static control (lower bound: no dynamics)",
+    "control_dynamics": "dynamics control (a simple model with dynamics)",
+}
 TSNE_POINTS = 2000  # t-SNE on at most this many test images (a fixed random subset beyond)
 
 #: Every figure file written under ``figures/``: name -> title (captions: ``workflow/report/<name>.rst``).
@@ -356,6 +361,7 @@ class _Builder:
             "optimistic": optimistic,
             "missing": missing,
             "bars": self.figure("ifdd_uar_war", F.uar_war_bars, runs, optimistic),
+            "bounds": self._bounds(table),
         }
 
         with_metrics = [r for r in runs if r["metrics"]]
@@ -700,6 +706,23 @@ class _Builder:
                 ],
             )
         return result
+
+    def _bounds(self, table: list[dict[str, Any]]) -> list[dict[str, str]]:
+        """What the embedded benchmark allows, beside the models: its landmark probes (ground truth, five
+        folds of identities) and the two controls (`ferflow.models.controls`) as trained here."""
+        measurements = _read_json(self.path(paths.synthetic_root(self.params) / "measurements.json")) or {}
+        views = (measurements.get("difficulty") or {}).get("views") or {}
+        if not views:
+            return []
+        rows = [
+            {"what": f"true landmarks, {text} (linear probe; 5 folds)", "uar": _pct(views[key].get("uar"), 1)}
+            for key, text in zip(PROBE_VIEWS, PROBE_VIEW_TEXT, strict=True)
+            if key in views
+        ]
+        for row in table:
+            what = CONTROL_TEXT.get(row["variant"], "model")
+            rows.append({"what": f"{row['variant']}: {what}", "uar": row["mean_uar"]})
+        return rows
 
     def data(self) -> dict[str, Any]:
         p = self.params

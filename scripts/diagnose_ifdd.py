@@ -8,10 +8,12 @@ split of the training identities (the test fold is never read).
 `run` trains each named setting (`SETTINGS`: a video model and changes to params.yaml's `ifdd` section)
 with `train-ifdd`'s inner fold: fold `--fold`'s training identities minus fold `--inner-fold`'s train, fold
 `--inner-fold`'s identities validate. Per (setting, seed) it writes `<work>/<setting>/seed_<s>/result.json`:
-validation UAR per epoch, per-clip validation predictions, the training time and the load average. With
-`--probe`, linear probes read each stage's output of the trained model (and of the model as initialised):
+validation UAR per epoch, per-clip validation predictions, the training time and the load average. `probe`
+(or `run --probe`) writes `probes.json` beside it: linear probes read each stage's output of the trained
+model and of the same model as initialised. A stage's map is average-pooled to at most 4 x 4 positions per
+time step (so that a change keeps roughly where in the face it happened) and flattened:
 
-- label probes, two views of each stage's per-step features (spatial mean): the mean over time (what
+- label probes, two views of each stage's per-step features: the mean over time (what
   temporal averaging keeps) and the peak change (the step furthest from the clip's median, minus that
   median: what a model that subtracts the clip's resting face could read) -- the same views as the
   benchmark's landmark probes (`ferflow.data.synthetic.measure`);
@@ -64,6 +66,10 @@ RULE = (
     "same sign; otherwise 'not resolved'. A probe reads a target when its 95 % bootstrap interval "
     "(validation clips resampled) lies above chance."
 )
+
+
+RESULT, PROBES = "result.json", "probes.json"
+PROBE_GRID = 4  # stages' maps are average-pooled to at most this many positions per side before probing
 
 
 @dataclass(frozen=True)
@@ -150,15 +156,25 @@ def run_one(name: str, seed: int, args: argparse.Namespace, base: IFDDParams) ->
             "predicted": predicted.tolist(),
         },
     }
-    if args.probe:
-        torch.manual_seed(seed)
-        fresh = trainer.build_model(p, setting.variant, len(store.classes), args.fold).eval()
-        result["probes"] = {
-            "trained": probe_model(model, store, rows, p, args.truth),
-            "initial": probe_model(fresh, store, rows, p, args.truth),
-        }
-    write_json(folder / "result.json", result)
+    write_json(folder / RESULT, result)
     return result
+
+
+def probe_one(name: str, seed: int, args: argparse.Namespace, base: IFDDParams) -> None:
+    """Probe a trained run's stages, and those of the same model as initialised (same seed)."""
+    setting = SETTINGS[name]
+    folder = args.work / name / f"seed_{seed}"
+    p = setting_params(base, setting, seed)
+    store = open_store(args.store, "clips")
+    rows = trainer.fold_rows(store, args.fold, p, args.inner_fold)
+    model, _ = load_trained(folder / trainer.MODEL)
+    torch.manual_seed(seed)
+    fresh = trainer.build_model(p, setting.variant, len(store.classes), args.fold).eval()
+    probes = {
+        "trained": probe_model(model, store, rows, p, args.truth),
+        "initial": probe_model(fresh, store, rows, p, args.truth),
+    }
+    write_json(folder / PROBES, probes)
 
 
 # -------------------------------------------------------------------------------------------------- probes
@@ -182,7 +198,12 @@ def stages(model: torch.nn.Module, x: torch.Tensor) -> tuple[dict[str, Stage], t
     out = {"pixels (grey 16x16)": Stage(pixels, frames)}
 
     def per_step(maps: torch.Tensor) -> torch.Tensor:
-        return maps.mean(dim=(3, 4)).transpose(1, 2)  # B x C x T x h x w -> B x T x C
+        """B x C x T x h x w -> B x T x (C * h' * w'), space average-pooled to at most 4 x 4: a change
+        keeps roughly where in the face it happened."""
+        b, c, t, h, w = maps.shape
+        grid = (min(h, PROBE_GRID), min(w, PROBE_GRID))
+        pooled = F.adaptive_avg_pool2d(maps.transpose(1, 2).reshape(b * t, c, h, w), grid)
+        return pooled.reshape(b, t, -1)
 
     features = model.forward_features(x)
     if isinstance(model, VideoControl):
@@ -342,8 +363,10 @@ def _difference(runs: list[dict], reference: list[dict]) -> dict[str, Any] | Non
 
 def summarize(work: Path, out: Path) -> dict[str, Any]:
     runs: dict[str, list[dict]] = {}
-    for path in sorted(work.glob("*/seed_*/result.json")):
+    for path in sorted(work.glob(f"*/seed_*/{RESULT}")):
         r = json.loads(path.read_text())
+        if (path.parent / PROBES).is_file():
+            r["probes"] = json.loads((path.parent / PROBES).read_text())
         runs.setdefault(r["setting"], []).append(r)
     table = {}
     for name, found in runs.items():
@@ -393,17 +416,20 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run")
-    run.add_argument("settings", nargs="+", choices=sorted(SETTINGS))
-    run.add_argument("--seeds", type=int, nargs="+", default=[0])
-    run.add_argument("--probe", action="store_true", help="also probe each stage (trained and initial)")
-    run.add_argument("--params", type=Path, default=Path("params.yaml"))
-    run.add_argument("--store", type=Path, default=Path("data/processed/synthetic/clips"))
-    run.add_argument("--truth", type=Path, default=Path("data/raw/synthetic/demo/ground_truth/clips.csv"))
-    run.add_argument("--fold", type=int, default=1, help="the test fold (never read)")
-    run.add_argument("--inner-fold", type=int, default=2, help="the training fold whose identities validate")
-    run.add_argument("--work", type=Path, default=Path("results/diagnosis"))
-    summary = sub.add_parser("summary")
+    for command, text in (("run", "train (and with --probe, probe)"), ("probe", "probe trained runs")):
+        sub_parser = sub.add_parser(command, help=text)
+        sub_parser.add_argument("settings", nargs="+", choices=sorted(SETTINGS))
+        sub_parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+        sub_parser.add_argument("--params", type=Path, default=Path("params.yaml"))
+        sub_parser.add_argument("--store", type=Path, default=Path("data/processed/synthetic/clips"))
+        sub_parser.add_argument(
+            "--truth", type=Path, default=Path("data/raw/synthetic/demo/ground_truth/clips.csv")
+        )
+        sub_parser.add_argument("--fold", type=int, default=1, help="the test fold (never read)")
+        sub_parser.add_argument("--inner-fold", type=int, default=2, help="the fold that validates")
+        sub_parser.add_argument("--work", type=Path, default=Path("results/diagnosis"))
+    sub.choices["run"].add_argument("--probe", action="store_true", help="also probe each stage")
+    summary = sub.add_parser("summary", help="gather every run into one JSON; print the tables")
     summary.add_argument("--work", type=Path, default=Path("results/diagnosis"))
     summary.add_argument("--out", type=Path, default=Path("docs/measurements/ifdd_diagnosis.json"))
     args = parser.parse_args()
@@ -413,11 +439,13 @@ def main() -> None:
     base = load_params(args.params).ifdd
     for name in args.settings:
         for seed in args.seeds:
-            if (args.work / name / f"seed_{seed}" / "result.json").is_file():
-                print(f"{name} seed {seed}: done already")
-                continue
-            r = run_one(name, seed, args, base)
-            print(f"{name} seed {seed}: val UAR {r['val_uar'] * 100:.1f} % in {r['seconds']:.0f} s")
+            folder = args.work / name / f"seed_{seed}"
+            if args.command == "run" and not (folder / RESULT).is_file():
+                r = run_one(name, seed, args, base)
+                print(f"{name} seed {seed}: val UAR {r['val_uar'] * 100:.1f} % in {r['seconds']:.0f} s")
+            if (args.command == "probe" or args.probe) and not (folder / PROBES).is_file():
+                probe_one(name, seed, args, base)
+                print(f"{name} seed {seed}: probed")
 
 
 if __name__ == "__main__":

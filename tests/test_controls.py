@@ -15,15 +15,17 @@ CONTROLS = ("control_static", "control_dynamics")
 
 @pytest.mark.parametrize("name", CONTROLS)
 @pytest.mark.parametrize("temporal", ["mean", "max", "conv"])
-def test_shapes_and_interface(name, temporal):
-    model = create_model(name, num_classes=5, num_frames=8, img_size=48, temporal=temporal)
+@pytest.mark.parametrize("spatial", ["mean", "grid"])
+def test_shapes_and_interface(name, temporal, spatial):
+    model = create_model(name, num_classes=5, num_frames=8, img_size=48, temporal=temporal, spatial=spatial)
     x = torch.rand(3, 3, 8, 48, 48)
     logits, features = model(x, return_features=True)
     assert logits.shape == (3, 5)
     assert features.x.shape == (3, 64, 8, 6, 6)  # three 2x poolings of 48
     assert features.y_s is None and features.idx_d is None
     assert float(lifting_loss(features)) == 0.0
-    assert model.forward_head(features, pre_logits=True).shape == (3, 64)
+    width = 64 * 16 if spatial == "grid" else 64
+    assert model.forward_head(features, pre_logits=True).shape == (3, width)
     logits.sum().backward()
     assert all(p.grad is not None for p in model.parameters())
     with pytest.raises(ValueError, match="expected B x 3 x 8 x H x W"):
@@ -52,8 +54,14 @@ def test_temporal_pooling_is_what_it_says():
     model = VideoControl(num_frames=4, temporal="mean").eval()
     features = model.forward_features(torch.rand(2, 3, 4, 16, 16))
     torch.testing.assert_close(model.forward_head(features, pre_logits=True), features.x.mean(dim=(2, 3, 4)))
+    model = VideoControl(num_frames=4, temporal="max", spatial="grid").eval()
+    features = model.forward_features(torch.rand(2, 3, 4, 32, 32))  # 4 x 4 maps: the grid keeps them all
+    expected = features.x.transpose(1, 2).flatten(2).amax(1)  # max over time of each (channel, position)
+    torch.testing.assert_close(model.forward_head(features, pre_logits=True), expected)
     with pytest.raises(ValueError, match="temporal must be"):
         VideoControl(num_frames=4, temporal="last")
+    with pytest.raises(ValueError, match="spatial must be"):
+        VideoControl(num_frames=4, spatial="max")
 
 
 def _toy(n: int, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:

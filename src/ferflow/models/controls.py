@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import Literal
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ferflow.models.ifdd import IFDDFeatures, _VideoClassifier
@@ -26,6 +27,8 @@ from ferflow.models.registry import register_model
 __all__ = ["FrameCNN", "VideoControl", "control_dynamics", "control_static"]
 
 Temporal = Literal["mean", "max", "conv"]
+Spatial = Literal["mean", "grid"]
+GRID = 4  # "grid" pooling keeps GRID x GRID positions of the last map
 #: ITU-R 601 luma weights, as torchvision's rgb_to_grayscale.
 LUMA = (0.2989, 0.587, 0.114)
 
@@ -68,6 +71,8 @@ class VideoControl(_VideoClassifier):
         difference: Add the channel frame - per-pixel temporal median of the clip.
         temporal: How per-frame features become one: "mean", "max", or "conv" (Conv1d over time, kernel 3,
             + ReLU, then max).
+        spatial: How a frame's last map becomes its features: "mean" over positions, or "grid" (average
+            pooled to 4 x 4 positions and flattened: where in the face something happened is kept).
         channels: The CNN's block widths.
     """
 
@@ -78,18 +83,22 @@ class VideoControl(_VideoClassifier):
         dropout: float = 0.0,
         difference: bool = False,
         temporal: Temporal = "mean",
+        spatial: Spatial = "mean",
         channels: tuple[int, ...] = (16, 32, 64),
     ) -> None:
         super().__init__()
         if temporal not in ("mean", "max", "conv"):
             raise ValueError(f"temporal must be 'mean', 'max' or 'conv', got {temporal!r}")
+        if spatial not in ("mean", "grid"):
+            raise ValueError(f"spatial must be 'mean' or 'grid', got {spatial!r}")
         self.num_frames = num_frames
         self.img_size = None
         self.num_classes = num_classes
         self.difference = difference
         self.temporal = temporal
+        self.spatial = spatial
         self.backbone = FrameCNN(2 if difference else 1, channels)
-        self.num_features = self.backbone.out_dim
+        self.num_features = self.backbone.out_dim * (GRID * GRID if spatial == "grid" else 1)
         self.register_buffer("luma", torch.tensor(LUMA).view(1, 3, 1, 1, 1), persistent=False)
         self.temporal_conv = (
             nn.Sequential(nn.Conv1d(self.num_features, self.num_features, 3, padding=1), nn.ReLU())
@@ -115,8 +124,14 @@ class VideoControl(_VideoClassifier):
         return IFDDFeatures(x=maps.reshape(b, t, *maps.shape[1:]).transpose(1, 2))
 
     def forward_head(self, features: IFDDFeatures, pre_logits: bool = False) -> torch.Tensor:
-        """Spatial mean, temporal pooling, Dropout, classifier."""
-        per_frame = features.x.mean(dim=(3, 4))  # B x C x T
+        """Spatial pooling, temporal pooling, Dropout, classifier."""
+        maps = features.x
+        if self.spatial == "grid":
+            b, t = maps.shape[0], maps.shape[2]
+            grid = F.adaptive_avg_pool2d(maps.transpose(1, 2).flatten(0, 1), GRID)  # B*T x C x 4 x 4
+            per_frame = grid.reshape(b, t, -1).transpose(1, 2)  # B x C*16 x T
+        else:
+            per_frame = maps.mean(dim=(3, 4))  # B x C x T
         if self.temporal_conv is not None:
             per_frame = self.temporal_conv(per_frame)
         pooled = per_frame.mean(dim=2) if self.temporal == "mean" else per_frame.amax(dim=2)
@@ -125,11 +140,17 @@ class VideoControl(_VideoClassifier):
 
 
 def _control(
-    num_frames: int, img_size: int, num_classes: int, dropout: float, difference: bool, temporal: Temporal
+    num_frames: int,
+    img_size: int,
+    num_classes: int,
+    dropout: float,
+    difference: bool,
+    temporal: Temporal,
+    spatial: Spatial,
 ) -> VideoControl:
     if img_size < 8:
         raise ValueError(f"img_size must be at least 8, got {img_size}")
-    return VideoControl(num_frames, num_classes, dropout, difference=difference, temporal=temporal)
+    return VideoControl(num_frames, num_classes, dropout, difference, temporal, spatial)
 
 
 @register_model
@@ -139,6 +160,7 @@ def control_static(
     img_size: int = 48,
     dropout: float = 0.0,
     temporal: Temporal = "mean",
+    spatial: Spatial = "mean",
 ) -> VideoControl:
     """Static control: per-frame CNN on grey frames, mean over time (what a model without dynamics can do).
 
@@ -148,8 +170,9 @@ def control_static(
         img_size: Frame size (only validated; any size of at least 8 runs).
         dropout: Dropout before the classifier.
         temporal: "mean" (default), "max" or "conv".
+        spatial: "mean" over the last map's positions, or "grid" (4 x 4 positions kept).
     """
-    return _control(num_frames, img_size, num_classes, dropout, False, temporal)
+    return _control(num_frames, img_size, num_classes, dropout, False, temporal, spatial)
 
 
 @register_model
@@ -159,6 +182,7 @@ def control_dynamics(
     img_size: int = 48,
     dropout: float = 0.0,
     temporal: Temporal = "max",
+    spatial: Spatial = "mean",
 ) -> VideoControl:
     """Dynamics control: the static control's CNN on grey frames and their difference from the clip's
     per-pixel temporal median, max over time (what a simple model with dynamics can do).
@@ -169,5 +193,6 @@ def control_dynamics(
         img_size: Frame size (only validated; any size of at least 8 runs).
         dropout: Dropout before the classifier.
         temporal: "max" (default), "mean" or "conv" (a temporal convolution, then max).
+        spatial: "mean" over the last map's positions, or "grid" (4 x 4 positions kept).
     """
-    return _control(num_frames, img_size, num_classes, dropout, True, temporal)
+    return _control(num_frames, img_size, num_classes, dropout, True, temporal, spatial)

@@ -104,6 +104,37 @@ SETTINGS: dict[str, Setting] = {
     "baseline_112": Setting("baseline_mobilenetv2", {"img_size": 112}, "baseline, 112² frames", "baseline"),
 }
 
+#: Candidate demo operating points (item 3 of issue 20): each changes the `ifdd` section for every model.
+POINTS: dict[str, dict[str, Any]] = {
+    "48_e8": {"img_size": 48},
+    "48_e8_grid": {"img_size": 48, "model": {"spatial": "grid"}},
+    "48_e12_b16_lr2e-3_grid": {
+        "img_size": 48,
+        "model": {"spatial": "grid"},
+        "train": {"epochs": 12, "batch_size": 16, "lr": 2e-3},
+    },
+}
+MODELS = {
+    "ifdd": "ifdd_mobilenetv2",
+    "baseline": "baseline_mobilenetv2",
+    "control_static": "control_static",
+    "control_dynamics": "control_dynamics",
+}
+
+
+def _point_settings() -> dict[str, Setting]:
+    """Every model at every operating point, named `<model>@<point>`."""
+    found = {}
+    for point, changes in POINTS.items():
+        for short, variant in MODELS.items():
+            reference = {"baseline": "ifdd", "control_dynamics": "control_static"}.get(short)
+            about = f"{variant} at operating point {point}"
+            found[f"{short}@{point}"] = Setting(variant, changes, about, reference and f"{reference}@{point}")
+    return found
+
+
+SETTINGS |= _point_settings()
+
 
 # ------------------------------------------------------------------------------------------------ training
 def setting_params(base: IFDDParams, setting: Setting, seed: int) -> IFDDParams:
@@ -187,10 +218,13 @@ class Stage:
     frames: torch.Tensor
 
 
+#: MobileNetV2 trunk layers probed per frame: the last block at each stride.
+TRUNK_TAPS = {3: "trunk stride 4", 6: "trunk stride 8", 13: "trunk stride 16", 18: "trunk stride 32"}
+
+
 @torch.no_grad()
 def stages(model: torch.nn.Module, x: torch.Tensor) -> tuple[dict[str, Stage], torch.Tensor]:
-    """Every stage's per-step output (spatial mean) for a clip batch, and the pooled features before the
-    classifier (what the head reads)."""
+    """Every stage's per-step output for a clip batch, and the pooled features the classifier reads."""
     b, _, t = x.shape[:3]
     frames = torch.arange(t, dtype=torch.float32).expand(b, -1)
     grey = (x * torch.tensor(LUMA).view(1, 3, 1, 1, 1)).sum(1)  # B x T x H x W
@@ -205,29 +239,37 @@ def stages(model: torch.nn.Module, x: torch.Tensor) -> tuple[dict[str, Stage], t
         pooled = F.adaptive_avg_pool2d(maps.transpose(1, 2).reshape(b * t, c, h, w), grid)
         return pooled.reshape(b, t, -1)
 
-    features = model.forward_features(x)
+    taps: dict[str, torch.Tensor] = {}
+    hooks = [
+        model.backbone.features[i].register_forward_hook(lambda _m, _i, o, n=name: taps.__setitem__(n, o))
+        for i, name in TRUNK_TAPS.items()
+        if isinstance(model, IFDD | VideoBaseline) and hasattr(model.backbone, "features")
+    ]
+    try:
+        features = model.forward_features(x)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    for name, maps in taps.items():  # per frame, B*T x C x h x w
+        out[name] = Stage(per_step(maps.reshape(b, t, *maps.shape[1:]).transpose(1, 2)), frames)
     if isinstance(model, VideoControl):
         out["CNN per frame"] = Stage(per_step(features.x), frames)
-    elif isinstance(model, IFDD | VideoBaseline):
-        fine, coarse = model.backbone(x)
-        stride = t // coarse.shape[2]
-        steps = torch.arange(coarse.shape[2], dtype=torch.float32).expand(b, -1)
-        at = steps * stride + (stride - 1) / 2
-        out["backbone stride 16"] = Stage(per_step(fine), at)
-        out["backbone stride 32"] = Stage(per_step(coarse), at)
-        if isinstance(model, IFDD):
-            out["pyramid X"] = Stage(per_step(features.x), at)
-            parts = fixed_split(features.x) if model.issm is None else model.issm(features.x)
-            mode = "exact" if model.issm is None else model.issm.sampling
-            where = {
-                key: sample_positions(idx, coarse.shape[2], mode) * stride + (stride - 1) / 2
-                for key, idx in (("s", parts.idx_s), ("d", parts.idx_d))
-            }
-            out["split static X_S"] = Stage(per_step(parts.x_s), where["s"])
-            out["split dynamic X_D"] = Stage(per_step(parts.x_d), where["d"])
-            out["lift static Y_S"] = Stage(per_step(features.y_s), where["s"])
-            dynamic = features.dynamic.transpose(1, 2).reshape(parts.x_d.shape)
-            out["lift dynamic (LADM out)"] = Stage(per_step(dynamic), where["d"])
+    elif isinstance(model, IFDD):
+        steps = features.x.shape[2]
+        stride = t // steps
+        at = torch.arange(steps, dtype=torch.float32).expand(b, -1) * stride + (stride - 1) / 2
+        out["pyramid X"] = Stage(per_step(features.x), at)
+        parts = fixed_split(features.x) if model.issm is None else model.issm(features.x)
+        mode = "exact" if model.issm is None else model.issm.sampling
+        where = {
+            key: sample_positions(idx, steps, mode) * stride + (stride - 1) / 2
+            for key, idx in (("s", parts.idx_s), ("d", parts.idx_d))
+        }
+        out["split static X_S"] = Stage(per_step(parts.x_s), where["s"])
+        out["split dynamic X_D"] = Stage(per_step(parts.x_d), where["d"])
+        out["lift static Y_S"] = Stage(per_step(features.y_s), where["s"])
+        dynamic = features.dynamic.transpose(1, 2).reshape(parts.x_d.shape)
+        out["lift dynamic (LADM out)"] = Stage(per_step(dynamic), where["d"])
     return out, model.forward_head(features, pre_logits=True)
 
 

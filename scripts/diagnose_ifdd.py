@@ -484,10 +484,11 @@ def main() -> None:
             folder = args.work / name / f"seed_{seed}"
             if args.command == "run" and not (folder / RESULT).is_file():
                 r = run_one(name, seed, args, base)
-                print(f"{name} seed {seed}: val UAR {r['val_uar'] * 100:.1f} % in {r['seconds']:.0f} s")
+                uar_text = f"val UAR {r['val_uar'] * 100:.1f} % in {r['seconds']:.0f} s"
+                print(f"{name} seed {seed}: {uar_text}", flush=True)
             if (args.command == "probe" or args.probe) and not (folder / PROBES).is_file():
                 probe_one(name, seed, args, base)
-                print(f"{name} seed {seed}: probed")
+                print(f"{name} seed {seed}: probed", flush=True)
 
 
 if __name__ == "__main__":

@@ -154,6 +154,10 @@ def run_one(name: str, seed: int, args: argparse.Namespace, base: IFDDParams) ->
     setting = SETTINGS[name]
     folder = args.work / name / f"seed_{seed}"
     p = setting_params(base, setting, seed)
+    resolved = p.model_dump(mode="json", exclude={"train": {"seed"}})
+    for other in (args.work / name).glob(f"seed_*/{RESULT}"):
+        if json.loads(other.read_text()).get("params") != resolved:
+            raise SystemExit(f"{other}: ran with other parameters (params.yaml changed?); use a new setting")
     store = open_store(args.store, "clips")
     rows = trainer.fold_rows(store, args.fold, p, args.inner_fold)
     load = os.getloadavg()
@@ -169,6 +173,7 @@ def run_one(name: str, seed: int, args: argparse.Namespace, base: IFDDParams) ->
         "about": setting.about,
         "variant": setting.variant,
         "changes": setting.changes,
+        "params": resolved,
         "seed": seed,
         "fold": args.fold,
         "inner_fold": args.inner_fold,

@@ -47,11 +47,11 @@ def test_inputs_grey_and_difference_from_the_temporal_median():
 
 
 def test_temporal_pooling_is_what_it_says():
-    model = VideoControl(num_frames=4, temporal="max").eval()
+    model = VideoControl(num_frames=4, temporal="max", spatial="mean").eval()
     features = model.forward_features(torch.rand(2, 3, 4, 16, 16))
     per_frame = features.x.mean(dim=(3, 4))
     torch.testing.assert_close(model.forward_head(features, pre_logits=True), per_frame.amax(2))
-    model = VideoControl(num_frames=4, temporal="mean").eval()
+    model = VideoControl(num_frames=4, temporal="mean", spatial="mean").eval()
     features = model.forward_features(torch.rand(2, 3, 4, 16, 16))
     torch.testing.assert_close(model.forward_head(features, pre_logits=True), features.x.mean(dim=(2, 3, 4)))
     model = VideoControl(num_frames=4, temporal="max", spatial="grid").eval()

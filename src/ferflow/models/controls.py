@@ -8,8 +8,9 @@ dynamics control shows how much of them a simple model finds at the same budget.
   temporal median (what moved away from the clip's own resting face), and max over time: the strongest
   frame decides, wherever in the clip it lies.
 
-The CNN: 3 blocks of Conv 3x3 (no bias) -> BatchNorm -> ReLU -> MaxPool 2 (16, 32, 64 channels), then a
-spatial mean. Both run through `train-ifdd` like any video variant and share the models' interface
+The CNN: 3 blocks of Conv 3x3 (no bias) -> BatchNorm -> ReLU -> MaxPool 2 (16, 32, 64 channels), then the
+last map average-pooled to 4 x 4 positions (`spatial="grid"`; chosen on validation over a spatial mean,
+docs/ifdd.md). Both run through `train-ifdd` like any video variant and share the models' interface
 (`forward_features`, `forward_head`, `IFDDFeatures`; no lifting loss).
 """
 
@@ -83,7 +84,7 @@ class VideoControl(_VideoClassifier):
         dropout: float = 0.0,
         difference: bool = False,
         temporal: Temporal = "mean",
-        spatial: Spatial = "mean",
+        spatial: Spatial = "grid",
         channels: tuple[int, ...] = (16, 32, 64),
     ) -> None:
         super().__init__()
@@ -160,7 +161,7 @@ def control_static(
     img_size: int = 48,
     dropout: float = 0.0,
     temporal: Temporal = "mean",
-    spatial: Spatial = "mean",
+    spatial: Spatial = "grid",
 ) -> VideoControl:
     """Static control: per-frame CNN on grey frames, mean over time (what a model without dynamics can do).
 
@@ -170,7 +171,7 @@ def control_static(
         img_size: Frame size (only validated; any size of at least 8 runs).
         dropout: Dropout before the classifier.
         temporal: "mean" (default), "max" or "conv".
-        spatial: "mean" over the last map's positions, or "grid" (4 x 4 positions kept).
+        spatial: "grid" (default: 4 x 4 positions kept) or "mean" over the last map's positions.
     """
     return _control(num_frames, img_size, num_classes, dropout, False, temporal, spatial)
 
@@ -182,7 +183,7 @@ def control_dynamics(
     img_size: int = 48,
     dropout: float = 0.0,
     temporal: Temporal = "max",
-    spatial: Spatial = "mean",
+    spatial: Spatial = "grid",
 ) -> VideoControl:
     """Dynamics control: the static control's CNN on grey frames and their difference from the clip's
     per-pixel temporal median, max over time (what a simple model with dynamics can do).
@@ -193,6 +194,6 @@ def control_dynamics(
         img_size: Frame size (only validated; any size of at least 8 runs).
         dropout: Dropout before the classifier.
         temporal: "max" (default), "mean" or "conv" (a temporal convolution, then max).
-        spatial: "mean" over the last map's positions, or "grid" (4 x 4 positions kept).
+        spatial: "grid" (default: 4 x 4 positions kept) or "mean" over the last map's positions.
     """
     return _control(num_frames, img_size, num_classes, dropout, True, temporal, spatial)

@@ -13,10 +13,11 @@ validation UAR per epoch, per-clip validation predictions, the training time and
 model and of the same model as initialised. A stage's map is average-pooled to at most 4 x 4 positions per
 time step (so that a change keeps roughly where in the face it happened) and flattened:
 
-- label probes, two views of each stage's per-step features: the mean over time (what
-  temporal averaging keeps) and the peak change (the step furthest from the clip's median, minus that
-  median: what a model that subtracts the clip's resting face could read) -- the same views as the
-  benchmark's landmark probes (`ferflow.data.synthetic.measure`);
+- label probes, three views of each stage's per-step features: the mean over time (what temporal averaging
+  keeps), the peak change (the step furthest from the clip's median, minus that median: what a model that
+  subtracts the clip's resting face could read) -- the views of the benchmark's landmark probes
+  (`ferflow.data.synthetic.measure`) -- and max |change| (each feature's largest distance from its median
+  over time: where the face moved, whichever way, as the dynamics control's rectified difference);
 - an episode probe: from each step's change (step minus the clip's median), is that step inside the true
   expression episode (`ground_truth/clips.csv`; neutral clips have none)? Balanced accuracy, chance 50 %;
 - for ISSM, the share of its dynamic and static steps that land inside the episode, against the share of
@@ -279,10 +280,16 @@ def stages(model: torch.nn.Module, x: torch.Tensor) -> tuple[dict[str, Stage], t
 
 
 def _views(steps: np.ndarray) -> dict[str, np.ndarray]:
-    """N x T x C -> the mean over time and the peak change (as the benchmark's landmark probes)."""
+    """N x T x C -> the mean over time and the peak change (as the benchmark's landmark probes), and the
+    largest size of each feature's change over time (where something moved, whichever way: the
+    rectified difference the dynamics control reads)."""
     change = steps - np.median(steps, axis=1, keepdims=True)
     peak = np.linalg.norm(change, axis=2).argmax(1)
-    return {"mean": steps.mean(1), "peak change": change[np.arange(len(steps)), peak]}
+    return {
+        "mean": steps.mean(1),
+        "peak change": change[np.arange(len(steps)), peak],
+        "max |change|": np.abs(change).max(1),
+    }
 
 
 def _probe(x_train, y_train, x_val, y_val, chance: float, resamples: int = 1000) -> dict[str, float]:

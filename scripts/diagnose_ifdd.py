@@ -120,6 +120,7 @@ MODELS = {
     "baseline": "baseline_mobilenetv2",
     "control_static": "control_static",
     "control_dynamics": "control_dynamics",
+    "ifdd_smallcnn": "ifdd_smallcnn",
 }
 
 
@@ -128,7 +129,11 @@ def _point_settings() -> dict[str, Setting]:
     found = {}
     for point, changes in POINTS.items():
         for short, variant in MODELS.items():
-            reference = {"baseline": "ifdd", "control_dynamics": "control_static"}.get(short)
+            reference = {
+                "baseline": "ifdd",
+                "control_dynamics": "control_static",
+                "ifdd_smallcnn": "control_static",  # the same trunk, with and without IFDD's modules
+            }.get(short)
             about = f"{variant} at operating point {point}"
             found[f"{short}@{point}"] = Setting(variant, changes, about, reference and f"{reference}@{point}")
     return found

@@ -117,3 +117,16 @@ def test_controls_are_ifdd_variants_that_start_from_scratch():
     assert p.ifdd.init_for("control_dynamics") == "none"
     assert p.ifdd.init_for("baseline_mobilenetv2") == "faceid"
     assert faceid_trunks(p) == ["mobilenetv2"]  # no pretraining asked for the controls
+
+
+def test_ifdd_on_the_controls_cnn():
+    model = create_model("ifdd_smallcnn", num_classes=5, num_frames=16, img_size=48, embed_dim=32)
+    logits, features = model(torch.rand(2, 3, 16, 48, 48), return_features=True)
+    assert logits.shape == (2, 5)
+    assert features.x.shape == (2, 32, 8, 6, 6)  # 8 time steps (frame pairs), the CNN's stride-8 map
+    assert features.dynamic.shape == (2, 4 * 36, 32) and features.idx_d.shape == (2, 4)
+    assert float(lifting_loss(features).detach()) > 0
+    fine, coarse = model.backbone(torch.rand(2, 3, 16, 48, 48))
+    assert fine.shape == (2, 32, 8, 12, 12) and coarse.shape == (2, 64, 8, 6, 6)
+    p = validate_params({"ifdd": {"variants": ["ifdd_smallcnn"], "init": "faceid"}})
+    assert p.ifdd.init_for("ifdd_smallcnn") == "none" and faceid_trunks(p) == []

@@ -323,9 +323,10 @@ class IFDDParams(_Section):
         return self
 
     def init_for(self, variant: str) -> str:
-        """The starting point of a variant's backbone (`init`, or its family's entry; none if absent). The
-        controls (`ferflow.models.controls`) have no pretrained trunk: always none."""
-        if variant.startswith("control_"):
+        """The starting point of a variant's backbone (`init`, or its family's entry; none if absent).
+        Trunks without a pretrained start (the controls' CNN, `ferflow.models.controls`) always start
+        from none."""
+        if variant_family(variant) not in INIT_CHOICES:
             return "none"
         if isinstance(self.init, str):
             return self.init

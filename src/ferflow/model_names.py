@@ -14,6 +14,7 @@ VIDEO_MODELS: tuple[str, ...] = (
     "baseline_mobilenetv2",
     "control_static",
     "control_dynamics",
+    "ifdd_smallcnn",
 )
 
 __all__ = ["VIDEO_MODELS"]

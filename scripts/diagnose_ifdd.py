@@ -81,39 +81,20 @@ class Setting:
     reference: str | None = None  # the setting it is compared with
 
 
-_IFDD = "ifdd"
 SETTINGS: dict[str, Setting] = {
-    # the demo's models as params.yaml trains them
-    _IFDD: Setting("ifdd_mobilenetv2", {}, "ifdd_mobilenetv2, demo params.yaml"),
-    "baseline": Setting("baseline_mobilenetv2", {}, "baseline_mobilenetv2, demo params.yaml", _IFDD),
-    "control_static": Setting("control_static", {}, "static control, demo params.yaml"),
+    # the demo's models as params.yaml (at a03b765: 64², 8 epochs) trained them
+    "ifdd": Setting("ifdd_mobilenetv2", {}, "ifdd_mobilenetv2, demo params.yaml"),
+    "baseline": Setting("baseline_mobilenetv2", {}, "baseline_mobilenetv2, demo params.yaml", "ifdd"),
+    "control_static": Setting("control_static", {"model": {"spatial": "mean"}}, "static control, demo"),
     "control_dynamics": Setting(
-        "control_dynamics", {}, "dynamics control, demo params.yaml", "control_static"
+        "control_dynamics", {"model": {"spatial": "mean"}}, "dynamics control, demo", "control_static"
     ),
-    # IFDD's ablations and our choices, one change each
-    "ifdd_fixed_split": Setting("ifdd_mobilenetv2", {"split": "fixed"}, "split: fixed (no ISSM)", _IFDD),
-    "ifdd_no_ladm": Setting("ifdd_mobilenetv2", {"use_ladm": False}, "use_ladm: false (Haar lift)", _IFDD),
-    "ifdd_no_lift": Setting("ifdd_mobilenetv2", {"lifting_weight": 0.0}, "lifting_weight: 0", _IFDD),
-    "ifdd_pool_default": Setting(
-        "ifdd_mobilenetv2", {"model": {"pool_init": "default"}}, "pool_init: default (released)", _IFDD
-    ),
-    "ifdd_init_none": Setting("ifdd_mobilenetv2", {"init": "none"}, "init: none (random trunk)", _IFDD),
-    "ifdd_lr3e-3": Setting("ifdd_mobilenetv2", {"train": {"lr": 3e-3}}, "lr 3e-3", _IFDD),
-    "ifdd_lr3e-4": Setting("ifdd_mobilenetv2", {"train": {"lr": 3e-4}}, "lr 3e-4", _IFDD),
-    "ifdd_16ep": Setting("ifdd_mobilenetv2", {"train": {"epochs": 16}}, "16 epochs", _IFDD),
-    "ifdd_112": Setting("ifdd_mobilenetv2", {"img_size": 112}, "112² frames (4x4 maps)", _IFDD),
-    "baseline_112": Setting("baseline_mobilenetv2", {"img_size": 112}, "baseline, 112² frames", "baseline"),
 }
 
 #: Candidate demo operating points (item 3 of issue 20): each changes the `ifdd` section for every model.
 POINTS: dict[str, dict[str, Any]] = {
-    "48_e8": {"img_size": 48},
+    "48_e8": {"img_size": 48, "model": {"spatial": "mean"}},
     "48_e8_grid": {"img_size": 48, "model": {"spatial": "grid"}},
-    "48_e12_b16_lr2e-3_grid": {
-        "img_size": 48,
-        "model": {"spatial": "grid"},
-        "train": {"epochs": 12, "batch_size": 16, "lr": 2e-3},
-    },
 }
 MODELS = {
     "ifdd": "ifdd_mobilenetv2",
@@ -122,20 +103,40 @@ MODELS = {
     "control_dynamics": "control_dynamics",
     "ifdd_smallcnn": "ifdd_smallcnn",
 }
+REFERENCES = {
+    "baseline": "ifdd",
+    "control_dynamics": "control_static",
+    "ifdd_smallcnn": "control_static",  # the same trunk, with and without IFDD's modules
+}
+#: One change each at the chosen operating point: IFDD's ablations and our choices (name, model, change).
+ABLATIONS: dict[str, tuple[str, dict[str, Any], str]] = {
+    "ifdd_fixed_split": ("ifdd_mobilenetv2", {"split": "fixed"}, "split: fixed (no ISSM)"),
+    "ifdd_no_ladm": ("ifdd_mobilenetv2", {"use_ladm": False}, "use_ladm: false (the Haar lift)"),
+    "ifdd_no_lift": ("ifdd_mobilenetv2", {"lifting_weight": 0.0}, "lifting_weight: 0"),
+    "ifdd_pool_default": ("ifdd_mobilenetv2", {"model": {"pool_init": "default"}}, "pool_init: default"),
+    "ifdd_init_none": ("ifdd_mobilenetv2", {"init": "none"}, "init: none (random trunk)"),
+    "baseline_init_none": ("baseline_mobilenetv2", {"init": "none"}, "init: none (random trunk)"),
+    "ifdd_e16": ("ifdd_mobilenetv2", {"train": {"epochs": 16}}, "16 epochs"),
+    "baseline_e16": ("baseline_mobilenetv2", {"train": {"epochs": 16}}, "16 epochs"),
+    "ifdd_lr3e-3": ("ifdd_mobilenetv2", {"train": {"lr": 3e-3}}, "lr 3e-3"),
+    "ifdd_112": ("ifdd_mobilenetv2", {"img_size": 112}, "112² frames (4x4 maps at stride 32)"),
+    "baseline_112": ("baseline_mobilenetv2", {"img_size": 112}, "112² frames"),
+}
+CHOSEN = "48_e8_grid"
 
 
 def _point_settings() -> dict[str, Setting]:
-    """Every model at every operating point, named `<model>@<point>`."""
+    """Every model at every operating point, named `<model>@<point>`, and the ablations at the chosen one."""
     found = {}
     for point, changes in POINTS.items():
         for short, variant in MODELS.items():
-            reference = {
-                "baseline": "ifdd",
-                "control_dynamics": "control_static",
-                "ifdd_smallcnn": "control_static",  # the same trunk, with and without IFDD's modules
-            }.get(short)
+            reference = REFERENCES.get(short)
             about = f"{variant} at operating point {point}"
             found[f"{short}@{point}"] = Setting(variant, changes, about, reference and f"{reference}@{point}")
+    for name, (variant, change, about) in ABLATIONS.items():
+        reference = f"{'baseline' if variant.startswith('baseline') else 'ifdd'}@{CHOSEN}"
+        changes = merge_overrides(POINTS[CHOSEN], change)
+        found[f"{name}@{CHOSEN}"] = Setting(variant, changes, about, reference)
     return found
 
 

@@ -121,6 +121,7 @@ ABLATIONS: dict[str, tuple[str, dict[str, Any], str]] = {
     "ifdd_lr3e-3": ("ifdd_mobilenetv2", {"train": {"lr": 3e-3}}, "lr 3e-3"),
     "ifdd_112": ("ifdd_mobilenetv2", {"img_size": 112}, "112² frames (4x4 maps at stride 32)"),
     "baseline_112": ("baseline_mobilenetv2", {"img_size": 112}, "112² frames"),
+    "ifdd_smallcnn_e24": ("ifdd_smallcnn", {"train": {"epochs": 24}}, "24 epochs"),
 }
 CHOSEN = "48_e8_grid"
 
@@ -134,7 +135,7 @@ def _point_settings() -> dict[str, Setting]:
             about = f"{variant} at operating point {point}"
             found[f"{short}@{point}"] = Setting(variant, changes, about, reference and f"{reference}@{point}")
     for name, (variant, change, about) in ABLATIONS.items():
-        reference = f"{'baseline' if variant.startswith('baseline') else 'ifdd'}@{CHOSEN}"
+        reference = f"{next(k for k, v in MODELS.items() if v == variant)}@{CHOSEN}"  # the model unchanged
         changes = merge_overrides(POINTS[CHOSEN], change)
         found[f"{name}@{CHOSEN}"] = Setting(variant, changes, about, reference)
     return found

@@ -269,10 +269,10 @@ def check_init(choice: str, family: str, key: str) -> None:
 class IFDDParams(_Section):
     """IFDD and its static baseline on the video branch."""
 
-    variants: list[str] = ["ifdd_mobilenetv2", "baseline_mobilenetv2"]
+    variants: list[str] = ["ifdd_mobilenetv2", "baseline_mobilenetv2", "control_static", "control_dynamics"]
     folds: list[Annotated[int, Field(ge=1, le=10)]] | None = None  # None = every fold of the dataset
     num_frames: Annotated[int, Field(ge=4)] = 16
-    img_size: Annotated[int, Field(ge=32)] = 224
+    img_size: Annotated[int, Field(ge=32)] = 48
     model: dict[str, str | int | float | bool] = {}  # extra factory arguments, e.g. {width_mult: 0.5}
     # Where the backbone starts: one choice for every variant, or one per trunk family, e.g.
     # {mobilenetv2: faceid, mvit: kinetics400}. See INIT_CHOICES.

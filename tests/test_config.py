@@ -120,6 +120,17 @@ def test_video_model_names_match_the_registry():
             ["ifdd.variants: not video models: ['ifdd_resnet']; known: ifdd_mvit, ifdd_mobilenetv2"],
         ),
         (
+            {"ifdd": {"model": {"pool_init": "mean", "width_mult": 0.5}}},
+            ["ifdd.model: ['pool_init'] set by the section itself (ifdd.pool_init), not by model; move them"],
+        ),
+        (
+            {"ifdd": {"issm_sampling": "exakt", "ladm_input_norm": {"vit": True}}},
+            [
+                "ifdd.issm_sampling: Input should be 'shifted' or 'exact' (got 'exakt')",
+                "ifdd.ladm_input_norm.vit: Input should be 'mobilenetv2' or 'mvit' (got 'vit')",
+            ],
+        ),
+        (
             {"ifdd": {"train": {"device": "gpu"}}, "dicefer": {"runtime": {"device": "cuda:x"}}},
             [
                 "ifdd.train.device: expected auto, cpu, cuda or cuda:N (N a GPU index) (got 'gpu')",

@@ -29,6 +29,8 @@ def _ifdd(**update) -> IFDDParams:
         {"train.device": "cuda:1"},
         {"train.gpus": 2},
         {"init_backbone_from": {"baseline_mobilenetv2": "elsewhere/model.pt"}},
+        {"issm_sampling": {"mvit": "exact"}},  # another family's setting
+        {"pool_init": "mean"},  # the variant's own value, now spelled out
     ],
 )
 def test_ifdd_key_ignores_what_does_not_change_the_result(change):
@@ -44,10 +46,17 @@ def test_ifdd_key_ignores_what_does_not_change_the_result(change):
         {"model": {"width_mult": 0.5}},
         {"lifting_weight": 0.0},
         {"init_backbone_from": {"ifdd_mobilenetv2": "results/x/fold_{fold}/model.pt"}},
+        {"issm_sampling": "shifted"},
+        {"ladm_input_norm": {"mobilenetv2": True}},
     ],
 )
 def test_ifdd_key_holds_what_does(change):
     assert ifdd_key(_ifdd(**change), "ifdd_mobilenetv2") != ifdd_key(BASE.ifdd, "ifdd_mobilenetv2")
+
+
+def test_a_baseline_key_holds_none_of_ifdds_per_variant_settings():
+    changed = _ifdd(issm_sampling="shifted", lifting_reduction="sum", ladm_input_norm=True)
+    assert ifdd_key(changed, "baseline_mobilenetv2") == ifdd_key(BASE.ifdd, "baseline_mobilenetv2")
 
 
 def test_a_key_added_to_a_section_counts_at_once():

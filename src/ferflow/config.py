@@ -2,20 +2,26 @@
 
 Snakemake (at parse time) and the command line both load parameters through `load_params`, so a typo or an
 impossible value fails before any work, naming the key's full path and what was expected.
+
+The schema's defaults are the repository's `params.yaml`, value for value (tests/test_config.py holds them
+equal): a key left out of a parameter file takes the value the shipped file shows, never another one. The
+paper's values, where the CPU demo's differ, are in the comments here and in `params.yaml`, and in `recipes/`.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
 import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
+    Discriminator,
     Field,
+    Tag,
     ValidationError,
     field_validator,
     model_serializer,
@@ -24,7 +30,14 @@ from pydantic import (
 
 from ferflow.data import adapters
 from ferflow.errors import UserError
-from ferflow.model_names import VIDEO_MODELS
+from ferflow.model_names import (
+    VARIANT_SETTINGS,
+    VIDEO_MODELS,
+    LiftingReduction,
+    PoolInit,
+    SamplingMode,
+    VariantSettings,
+)
 
 DEFAULT_PARAMS = Path("params.yaml")
 
@@ -233,6 +246,29 @@ class TrainParams(OptimParams):
     val_fraction: Annotated[float, Field(gt=0.0, lt=0.5)] = 0.15
 
 
+Value = TypeVar("Value")
+
+
+def _value_or_per_family(value: Any) -> str:
+    return "per family" if isinstance(value, dict) else "one value"
+
+
+#: An IFDD setting that may differ by variant: None (each variant's own), one value, or one per trunk family.
+#: The discriminator tries only the form given, so an error names that form's problem alone.
+PerVariant = Annotated[
+    Annotated[Value | None, Tag("one value")]
+    | Annotated[dict[Literal["mobilenetv2", "mvit"], Value], Tag("per family")],
+    Discriminator(_value_or_per_family),
+]
+#: Parts of a validation error's location that name a branch of a type, not a key.
+_TYPE_BRANCHES = frozenset({"one value", "per family", "[key]"})
+VARIANT_SETTING_KEYS = tuple(f.name for f in fields(VariantSettings))
+#: Factory arguments the `ifdd` section sets itself: `ifdd.model` holds only the others (e.g. width_mult).
+SECTION_MODEL_ARGUMENTS = frozenset(
+    {"num_classes", "num_frames", "img_size", "drop_path", "dropout", "split", "use_ladm", "backbone_weights"}
+    | set(VARIANT_SETTING_KEYS)
+)
+
 #: Named starting points of a trunk, by trunk family; any other `init` value is a local weights file.
 #: faceid: the pretraining stage's face-recognition trunk; imagenet / kinetics400: torchvision's weights.
 INIT_CHOICES: dict[str, tuple[str, ...]] = {
@@ -281,13 +317,27 @@ class IFDDParams(_Section):
     dropout: Fraction = 0.5
     split: Literal["issm", "fixed"] = "issm"  # ablation: fixed even/odd frames instead of ISSM
     use_ladm: bool = True  # ablation: no LADM
-    issm_sampling: Literal["shifted", "exact"] = "exact"
-    mlp_residual: bool = False
     lifting_weight: Annotated[float, Field(ge=0.0)] = 0.1  # 0 = ablation without the lifting loss
-    lifting_reduction: Literal["mean", "sum"] = "mean"  # "sum" reproduces the released code
+    # Where the released code and our MobileNetV2 variant differ (`model_names.VariantSettings`): None = each
+    # variant's own (`VARIANT_SETTINGS`), a value = every IFDD variant's, {family: value} = per trunk family
+    # (a family left out keeps its own). `settings_for` resolves them.
+    issm_sampling: PerVariant[SamplingMode] = None
+    lifting_reduction: PerVariant[LiftingReduction] = None
+    pool_init: PerVariant[PoolInit] = None
+    ladm_input_norm: PerVariant[bool] = None
+    mlp_residual: PerVariant[bool] = None
     augment: AugmentParams = AugmentParams()
     mixup: MixupParams = MixupParams()
     train: TrainParams = TrainParams()
+
+    @field_validator("model")
+    @classmethod
+    def _extra_arguments_only(cls, model: dict[str, Any]) -> dict[str, Any]:
+        owned = sorted(set(model) & SECTION_MODEL_ARGUMENTS)
+        if owned:
+            keys = ", ".join(f"ifdd.{k}" for k in owned)
+            raise ValueError(f"{owned} set by the section itself ({keys}), not by model; move them there")
+        return model
 
     @field_validator("variants")
     @classmethod
@@ -318,6 +368,20 @@ class IFDDParams(_Section):
                     f"{self.model['width_mult']}; use faceid (pretrained at the configured width) or none"
                 )
         return self
+
+    def settings_for(self, variant: str) -> VariantSettings | None:
+        """The per-variant settings `variant` trains with (None for a baseline: it has none of them)."""
+        own = VARIANT_SETTINGS.get(variant)
+        if own is None:
+            return None
+        chosen = {}
+        for key in VARIANT_SETTING_KEYS:
+            value = getattr(self, key)
+            if isinstance(value, dict):
+                value = value.get(variant_family(variant))  # type: ignore[call-overload]
+            if value is not None:
+                chosen[key] = value
+        return replace(own, **chosen)
 
     def init_for(self, variant: str) -> str:
         """The starting point of a variant's backbone (`init`, or its family's entry; none if absent)."""
@@ -579,7 +643,8 @@ def _cross_section_problems(params: Params) -> list[tuple[str, str]]:
 
 
 def _describe(error: dict[str, Any], prefix: str = "") -> str:
-    key = ".".join(str(part) for part in (prefix, *error["loc"]) if part != "")
+    parts = (prefix, *(p for p in error["loc"] if p not in _TYPE_BRANCHES))
+    key = ".".join(str(part) for part in parts if part != "")
     if error["type"] == "extra_forbidden":
         return f"{key}: unknown key"
     message = error["msg"].removeprefix("Value error, ")

@@ -10,9 +10,10 @@ and the job computes its resume key from what it was given, the same values Snak
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any, Literal
 
-from ferflow.config import DiceFerParams, IFDDParams, Params, PretrainParams
+from ferflow.config import VARIANT_SETTING_KEYS, DiceFerParams, IFDDParams, Params, PretrainParams
 
 #: Where and how fast a job runs, never what it computes (rules pass them as threads and resources).
 RUNTIME = frozenset({"threads", "num_workers", "device", "gpus"})
@@ -63,8 +64,10 @@ def ifdd_key(p: IFDDParams, variant: str) -> dict[str, Any]:
         mode="json", exclude={**dict.fromkeys(IFDD_JOB_SET | {"init_backbone_from"}, True), "train": RUNTIME}
     )
     source = p.init_backbone_from.get(variant)
+    settings = p.settings_for(variant)  # this variant's values only (a baseline has none)
     return {
         **key,
+        **(asdict(settings) if settings is not None else dict.fromkeys(VARIANT_SETTING_KEYS)),
         "variants": [variant],
         "init": p.init_for(variant),  # this variant's start only, not the other families'
         "init_backbone_from": {variant: source} if source else {},

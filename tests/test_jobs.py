@@ -7,7 +7,15 @@ import pytest
 from ferflow.config import IFDDParams, validate_params
 from ferflow.jobs import data_key, dicefer_key, ifdd_key
 
-BASE = validate_params({"ifdd": {"variants": ["ifdd_mobilenetv2", "baseline_mobilenetv2"], "folds": [1]}})
+BASE = validate_params(
+    {
+        "ifdd": {
+            "variants": ["ifdd_mobilenetv2", "baseline_mobilenetv2"],
+            "folds": [1],
+            "init": {"mobilenetv2": "faceid"},
+        }
+    }
+)
 
 
 def _ifdd(**update) -> IFDDParams:

@@ -192,9 +192,9 @@ class DataParams(_Section):
 class AugmentParams(_Section):
     """Train-time clip augmentation, identical for every frame of a clip."""
 
-    scale: IntensityRange = IntensityRange(low=0.5, high=1.0)  # RandomResizedCrop area range
+    scale: IntensityRange = IntensityRange(low=1.0, high=1.0)  # RandomResizedCrop area range; paper: 0.5-1.0
     flip: Fraction = 0.5
-    jitter: Annotated[float, Field(ge=0.0, le=1.0)] = 0.4  # brightness, contrast and saturation
+    jitter: Annotated[float, Field(ge=0.0, le=1.0)] = 0.0  # brightness, contrast, saturation; paper: 0.4
     # loader: per clip in the DataLoader workers (CPU); device: batched on the training device (the GPU),
     # the same distributions, the loader then only reads and resizes (for when it cannot keep up)
     where: Literal["loader", "device"] = "loader"
@@ -203,7 +203,7 @@ class AugmentParams(_Section):
 class MixupParams(_Section):
     """Mixup/CutMix with label smoothing (timm); `enabled: false` trains with plain cross-entropy."""
 
-    enabled: bool = True
+    enabled: bool = False  # paper: true
     mixup_alpha: Annotated[float, Field(ge=0.0)] = 0.8
     cutmix_alpha: Annotated[float, Field(ge=0.0)] = 1.0
     prob: Fraction = 1.0
@@ -218,7 +218,7 @@ class RuntimeParams(_Section):
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     amp: bool = True  # bf16 autocast on CUDA
     compile: bool = False  # torch.compile the model
-    num_workers: Annotated[int, Field(ge=0)] = 2
+    num_workers: Annotated[int, Field(ge=0)] = 0
     threads: Annotated[int, Field(ge=0)] = 0  # torch CPU threads per job; 0 = torch's default
     gpus: Annotated[int, Field(ge=0)] = 1  # GPUs per job when CUDA is present (>1 runs torchrun)
 
@@ -231,17 +231,18 @@ class RuntimeParams(_Section):
 class OptimParams(RuntimeParams):
     """AdamW with linear warm-up and cosine decay, plus the runtime settings."""
 
-    epochs: Annotated[int, Field(ge=1)] = 100
-    batch_size: Annotated[int, Field(ge=2)] = 16
-    lr: Annotated[float, Field(gt=0.0)] = 5e-5
+    epochs: Annotated[int, Field(ge=1)] = 8  # paper (IFDD): 100
+    batch_size: Annotated[int, Field(ge=2)] = 8  # paper: 16
+    lr: Annotated[float, Field(gt=0.0)] = 1e-3  # paper: 5e-5 (from pretrained weights)
     weight_decay: Annotated[float, Field(ge=0.0)] = 1e-3
-    warmup_epochs: Annotated[float, Field(ge=0.0)] = 10
+    warmup_epochs: Annotated[float, Field(ge=0.0)] = 1  # paper: 10
     min_lr_ratio: Fraction = 0.01  # cosine decays to this share of lr
 
 
 class TrainParams(OptimParams):
     """IFDD's optimisation, schedule and model selection, plus the runtime settings."""
 
+    threads: Annotated[int, Field(ge=0)] = 1  # one per job: two jobs share a 2-core machine
     selection: Literal["last", "val", "test"] = "last"  # "test" is optimistic: labelled so in reports
     val_fraction: Annotated[float, Field(gt=0.0, lt=0.5)] = 0.15
 
@@ -303,18 +304,19 @@ class IFDDParams(_Section):
     """IFDD and its static baseline on the video branch."""
 
     variants: list[str] = ["ifdd_mobilenetv2", "baseline_mobilenetv2"]
-    folds: list[Annotated[int, Field(ge=1, le=10)]] | None = None  # None = every fold of the dataset
+    folds: list[Annotated[int, Field(ge=1, le=10)]] | None = [1]  # None = every fold of the dataset
     num_frames: Annotated[int, Field(ge=4)] = 16
-    img_size: Annotated[int, Field(ge=32)] = 224
-    model: dict[str, str | int | float | bool] = {}  # extra factory arguments, e.g. {width_mult: 0.5}
+    img_size: Annotated[int, Field(ge=32)] = 64  # paper: 224
+    # extra factory arguments; the CPU demo's small MobileNetV2 (paper-sized: {})
+    model: dict[str, str | int | float | bool] = {"width_mult": 0.5, "embed_dim": 128}
     # Where the backbone starts: one choice for every variant, or one per trunk family, e.g.
     # {mobilenetv2: faceid, mvit: kinetics400}. See INIT_CHOICES.
-    init: str | dict[Literal["mobilenetv2", "mvit"], str] = "none"
+    init: str | dict[Literal["mobilenetv2", "mvit"], str] = "faceid"
     # variant -> a trained ferflow model file ("{fold}" is filled in) whose backbone starts that variant,
     # e.g. {ifdd_mobilenetv2: 'results/ifdd/baseline_mobilenetv2/fold_{fold}/model.pt'}
     init_backbone_from: dict[str, str] = {}
-    drop_path: Fraction = 0.2
-    dropout: Fraction = 0.5
+    drop_path: Fraction = 0.0  # paper: 0.2
+    dropout: Fraction = 0.1  # paper: 0.5
     split: Literal["issm", "fixed"] = "issm"  # ablation: fixed even/odd frames instead of ISSM
     use_ladm: bool = True  # ablation: no LADM
     lifting_weight: Annotated[float, Field(ge=0.0)] = 0.1  # 0 = ablation without the lifting loss
@@ -325,7 +327,7 @@ class IFDDParams(_Section):
     lifting_reduction: PerVariant[LiftingReduction] = None
     pool_init: PerVariant[PoolInit] = None
     ladm_input_norm: PerVariant[bool] = None
-    mlp_residual: PerVariant[bool] = None
+    mlp_residual: PerVariant[bool] = {"mobilenetv2": True}  # the CPU demo's from-scratch model needs it
     augment: AugmentParams = AugmentParams()
     mixup: MixupParams = MixupParams()
     train: TrainParams = TrainParams()
@@ -394,14 +396,14 @@ class DiceFerParams(_Section):
     """DICE-FER and its plain ResNet-18 baseline on the image branch. Unverified details of the paper are
     parameters with the stated defaults (docs/dicefer.md)."""
 
-    img_size: Annotated[int, Field(ge=32)] = 112
+    img_size: Annotated[int, Field(ge=32)] = 64  # paper: 112
     code_dim: Annotated[int, Field(ge=2)] = 64
     mi_estimator: Literal["dv", "jsd"] = "dv"
     marginal: Literal["shuffle", "roll"] = "shuffle"
     global_pool: Literal["flatten", "avg"] = "flatten"
     mu: Annotated[float, Field(ge=0.0)] = 0.5  # global MI weight
     nu: Annotated[float, Field(ge=0.0)] = 1.0  # local MI weight
-    delta: Annotated[float, Field(ge=0.0)] = 0.1  # L1 between the pair's expression codes
+    delta: Annotated[float, Field(ge=0.0)] = 0.0  # L1 between the pair's codes; paper: 0.1 (docs/pretrain.md)
     # Stage-1 epochs over which delta ramps linearly up from 0 (0: the paper's constant delta). From random
     # init the L1 term collapses E before the cross-MI takes off (docs/dicefer.md); a ramp lets MI lead.
     delta_warmup_epochs: Annotated[int, Field(ge=0)] = 0
@@ -411,13 +413,13 @@ class DiceFerParams(_Section):
     classifier_hidden: list[Annotated[int, Field(ge=1)]] = [256, 128]
     classifier_input_norm: bool = True  # BatchNorm1d on E before the classifier (L1 shrinks E's scale)
     # Where both ResNet-18 encoders (and the baseline's trunk) start: faceid (the pretraining stage's trunk,
-    # the paper's recipe), imagenet (torchvision ResNet18_Weights), none, or a local weights file. The
-    # default is none so that building from defaults needs no pretraining output; params.yaml starts faceid.
-    init: str = "none"
+    # the paper's recipe), imagenet (torchvision ResNet18_Weights), none, or a local weights file.
+    init: str = "faceid"
     lr: Annotated[float, Field(gt=0.0)] = 1e-4  # Adam, fixed
-    batch_size: Annotated[int, Field(ge=2)] = 64
-    stage_epochs: list[Annotated[int, Field(ge=0)]] = [20, 20, 20]  # stages 1 (expression), 2 (identity), 3
-    baseline_epochs: Annotated[int, Field(ge=0)] = 20
+    batch_size: Annotated[int, Field(ge=2)] = 32
+    # stages 1 (expression), 2 (identity), 3 (classifier), sized for the CPU demo
+    stage_epochs: list[Annotated[int, Field(ge=0)]] = [8, 2, 20]
+    baseline_epochs: Annotated[int, Field(ge=0)] = 5
     probe_folds: Annotated[int, Field(ge=2)] = 5  # cross-validation folds of the leakage probes
     runtime: RuntimeParams = RuntimeParams()
 
@@ -456,11 +458,11 @@ class VerificationDatasetParams(DatasetParams):
 
 
 class PretrainOptimParams(OptimParams):
-    warmup_epochs: Annotated[float, Field(ge=0.0)] = 1
     lr: Annotated[float, Field(gt=0.0)] = 1e-3
+    warmup_epochs: Annotated[float, Field(ge=0.0)] = 1
     weight_decay: Annotated[float, Field(ge=0.0)] = 5e-4
-    batch_size: Annotated[int, Field(ge=2)] = 128
-    epochs: Annotated[int, Field(ge=1)] = 20
+    batch_size: Annotated[int, Field(ge=2)] = 64
+    epochs: Annotated[int, Field(ge=1)] = 4  # sized for the CPU demo
 
 
 class PretrainParams(_Section):
@@ -496,7 +498,8 @@ class StudyIFDDParams(_Section):
     it compares (first minus second)."""
 
     variants: list[Name] = ["ifdd_mobilenetv2", "baseline_mobilenetv2"]
-    overrides: dict[str, Any] = {}  # merged into `ifdd`, e.g. {train: {epochs: 12}} or {init: faceid}
+    # merged into `ifdd`, e.g. {train: {epochs: 12}} or {init: none}; the demo's cells run on two threads
+    overrides: dict[str, Any] = {"train": {"threads": 2}}
     compare: list[tuple[Name, Name]] = [("ifdd_mobilenetv2", "baseline_mobilenetv2")]
 
     @model_validator(mode="after")
@@ -509,8 +512,18 @@ class StudyDiceFerParams(_Section):
     """Named DICE-FER settings (changes merged into the `dicefer` section), each run for DICE-FER and its
     baseline and compared with that baseline, and pairs of settings compared with each other (DICE-FER)."""
 
-    settings: dict[Name, dict[str, Any]] = {"paper": {"delta": 0.1}, "no_l1": {"delta": 0.0}}
-    compare: list[tuple[Name, Name]] = [("paper", "no_l1")]
+    # the demo's grid: start (faceid | none) x delta (paper 0.1 | 0)
+    settings: dict[Name, dict[str, Any]] = {
+        "faceid_paper": {"init": "faceid", "delta": 0.1},
+        "faceid_no_l1": {"init": "faceid", "delta": 0.0},
+        "none_paper": {"init": "none", "delta": 0.1},
+        "none_no_l1": {"init": "none", "delta": 0.0},
+    }
+    compare: list[tuple[Name, Name]] = [
+        ("faceid_paper", "none_paper"),
+        ("faceid_no_l1", "none_no_l1"),
+        ("faceid_paper", "faceid_no_l1"),
+    ]
 
     @model_validator(mode="after")
     def _pairs_known(self) -> StudyDiceFerParams:

@@ -532,12 +532,13 @@ class StudyDiceFerParams(_Section):
 
 
 class BootstrapParams(_Section):
-    """The bootstrap of a study's paired differences (`ferflow.evaluate.stats`)."""
+    """The bootstraps of a study's paired differences (`ferflow.evaluate.stats`): the reported interval, and
+    the test samples' variance that widens the t-interval the verdicts use."""
 
     resamples: Annotated[int, Field(ge=100)] = 2000
     seed: Annotated[int, Field(ge=0)] = 0
-    # also resample the (fold, seed) cells: the interval then carries the seed-to-seed spread, which
-    # resampling test samples alone ignores (it would call seed noise a difference); errs wide, not narrow
+    # the reported bootstrap also resamples the (fold, seed) cells; with few cells it is too narrow to decide
+    # a verdict (docs/study.md), so it is shown beside the verdict's interval
     cells: bool = True
 
 

@@ -42,7 +42,6 @@ SETTINGS: dict[str, dict[str, Any]] = {
     "stage1_4_epochs": {"stage_epochs": [4, 2, 20]},
     "stage3_5_epochs": {"stage_epochs": [8, 2, 5]},
     "no_classifier_input_norm": {"classifier_input_norm": False},
-    "lr_3e-4": {"lr": 3e-4},
 }
 MARGIN = 0.05  # the rule's margin (accuracy, 0-1)
 

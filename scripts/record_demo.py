@@ -1,6 +1,7 @@
 """Collect what `make demo` measured into one JSON: Snakemake's per-job benchmarks and run times, the
-benchmark's measurements, the pretraining, IFDD and DICE-FER results, the machine and the commit. README's
-demo figures (stage timings, pretraining table, results) come from this file.
+benchmark's measurements, the pretraining, IFDD and DICE-FER results, the machine and the commit (and the
+study's per-cell job benchmarks when `make study` has run). README's demo figures (stage timings,
+pretraining table, results) come from this file.
 
     make demo && .venv/bin/python scripts/record_demo.py --out docs/measurements/demo_run.json
 
@@ -127,6 +128,7 @@ def record(project: Path) -> dict[str, Any]:
         },
         "snakemake_run": snakemake_run(project / ".snakemake" / "log"),
         "jobs": benchmarks(project / paths.LOGS / "benchmarks"),
+        "study_jobs": benchmarks(project / paths.LOGS / "benchmarks" / "study"),  # after `make study`
         "benchmark": {
             k: measurements.get(k)
             for k in ("size", "clips", "images", "generation_seconds", "detection", "difficulty")

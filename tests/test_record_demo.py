@@ -76,6 +76,9 @@ def test_record_demo_collects_what_the_run_wrote(tmp_path):
             "mean_load": 99.0,
         },
     }
+    assert found["study_jobs"] == {
+        "train_ifdd_x_seed0_fold1": {"seconds": 1.0, "cpu_seconds": 1.0, "max_rss_mb": 1.0, "mean_load": 1.0}
+    }
     assert found["snakemake_run"]["seconds"] == 15 * 60 + 10
     assert found["benchmark"]["generation_seconds"] == 110.5 and found["benchmark"]["detection"] is None
     assert found["pretrain"] == {"resnet18": {"accuracy": 0.865, "tar": 0.163, "train_seconds": 194.0}}

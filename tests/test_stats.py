@@ -24,6 +24,7 @@ from ferflow.evaluate.stats import (
     VERDICT_RULE,
     Metric,
     PairedCell,
+    decide,
     interval_choice,
     paired_bootstrap,
     percentile_interval,
@@ -190,6 +191,19 @@ def test_verdict_rule_two_outcomes():
     assert "no detectable difference (± 3.1 points" in none["text"]
     assert "excludes zero" in VERDICT_RULE and "no detectable difference" in VERDICT_RULE
     assert "widened by the test samples' noise" in VERDICT_RULE
+
+
+def test_a_verdict_names_its_interval_and_any_that_disagrees():
+    intervals = {"bootstrap": (0.046, 0.245), "t": (-0.077, 0.382), "t_samples": (-0.165, 0.469)}
+    decided = decide("faceid", "none", UAR, 0.152, intervals, "t_samples", "why it is this interval")
+    assert decided["better"] is None
+    assert decided["text"].startswith("UAR, faceid vs none: no detectable difference (± 31.7 points")
+    assert decided["text"].endswith(
+        "[interval: why it is this interval; the bootstrap (test samples and cells) interval (+4.6 to +24.5) "
+        "would call faceid better]"
+    )
+    agreeing = decide("faceid", "none", UAR, 0.152, intervals | {"bootstrap": (-0.1, 0.3)}, "t_samples", "w")
+    assert agreeing["text"].endswith("[interval: w]")
 
 
 def test_power_matches_the_noncentral_t():

@@ -448,18 +448,18 @@ def decide(
     kind: str,
     why: str,
 ) -> dict[str, Any]:
-    """The verdict by the chosen interval (`kind` of `intervals`), saying why that interval and where another
-    computed interval would say otherwise."""
+    """The verdict by the chosen interval (`kind` of `intervals`), saying why that interval and what another
+    computed interval would say where it differs."""
     decided = verdict(a, b, metric, mean, intervals[kind], kind)
     others = []
     for other, interval in intervals.items():
-        if (
-            other != kind
-            and interval is not None
-            and (verdict(a, b, metric, mean, interval, other)["better"] != decided["better"])
-        ):
+        if other == kind or interval is None:
+            continue
+        better = verdict(a, b, metric, mean, interval, other)["better"]
+        if better != decided["better"]:
+            says = f"call {better} better" if better else "find no detectable difference"
             span = f"{_fmt(metric, interval[0], True)} to {_fmt(metric, interval[1], True)}"
-            others.append(f"the {INTERVAL_NAMES[other]} interval ({span}) would not")
+            others.append(f"the {INTERVAL_NAMES[other]} interval ({span}) would {says}")
     decided["text"] += f" [interval: {why}" + (f"; {'; '.join(others)}" if others else "") + "]"
     return decided
 

@@ -96,7 +96,9 @@ def main() -> None:
     )
     parser.add_argument("--work", type=Path, default=Path("results/dicefer_validation"))
     parser.add_argument("--threads", type=int, default=1, help="torch threads per run")
-    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument(
+        "--out", type=Path, required=True, help="the results file; settings already in it are not run again"
+    )
     args = parser.parse_args()
     params = load_params()
     store = validation_store(
@@ -113,8 +115,15 @@ def main() -> None:
         "demo": params.dicefer.model_dump(mode="json"),
         "settings": {},
     }
-    found["baseline"] = run("baseline", DiceFerParams.model_validate(base), store, args.work, baseline=True)
+    earlier = json.loads(args.out.read_text()) if args.out.exists() else {}
+    if all(earlier.get(k) == found[k] for k in ("rule", "store", "demo")):
+        found |= {k: earlier[k] for k in ("baseline", "settings") if k in earlier}  # resume: keep what ran
+    if "baseline" not in found:
+        baseline = DiceFerParams.model_validate(base)
+        found["baseline"] = run("baseline", baseline, store, args.work, baseline=True)
     for name, change in SETTINGS.items():
+        if name in found["settings"]:
+            continue
         p = DiceFerParams.model_validate(merge_overrides(base, change))
         found["settings"][name] = {"change": change, **run(name, p, store, args.work)}
         write_json(args.out, found)  # what has run so far survives an interruption

@@ -4,7 +4,7 @@ import os
 import sys
 from pathlib import Path
 
-from ferflow import jobs, paths
+from ferflow import deps, jobs, paths
 from ferflow import study as S
 from ferflow.config import variant_family
 
@@ -15,13 +15,10 @@ FERFLOW = f"{os.path.relpath(sys.executable)} -m ferflow"
 PACKAGE = Path(os.path.relpath(Path(workflow.basedir) / "src" / "ferflow"))
 
 
-def package_sources(*parts):
-    """Python sources under src/ferflow that a rule's output depends on (Snakemake can't see imports)."""
-    files = []
-    for part in parts:
-        path = PACKAGE / part
-        files += sorted(path.rglob("*.py")) if path.is_dir() else [path]
-    return [str(f) for f in files]
+def ferflow_sources(*commands):
+    """The package files the `ferflow` commands a rule runs import (ferflow.deps: derived from the import
+    graph, since Snakemake can't see imports), e.g. ferflow_sources("gpu-run", "train-ifdd")."""
+    return [str(path) for path in deps.command_sources(PACKAGE, *commands)]
 
 
 def params_json(*sections):

@@ -4,12 +4,7 @@ SYNTHETIC_ROOT = str(paths.synthetic_root(PARAMS))
 
 rule synthesize:
     input:
-        package_sources(
-            "config.py",
-            "paths.py",
-            "data/faces.py",
-            *(f"data/synthetic/{name}.py" for name in ("__init__", "face", "generate", "measure")),
-        ),
+        sources=ferflow_sources("synthesize"),
     output:
         directory(SYNTHETIC_ROOT),
     params:

@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.ferflow-installed
 CORES ?= all
 
-.PHONY: demo study test test-all lint install clean-env
+.PHONY: demo study test test-all lint deps install clean-env
 
 demo: $(STAMP)  ## install, then run the whole pipeline on the embedded benchmark
 	$(BIN)/snakemake --cores $(CORES)
@@ -23,6 +23,10 @@ test-all: $(STAMP)  ## also the slow tests
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python scripts/lint_workflow.py
+	$(BIN)/python scripts/stage_sources.py --check
+
+deps: $(STAMP)  ## after an import changed: re-derive dvc.yaml's package deps and docs/measurements/stage_sources.md
+	$(BIN)/python scripts/stage_sources.py --write
 
 install: $(STAMP)
 

@@ -40,6 +40,13 @@ def command_sources(package: Path, *commands: str) -> list[Path]:
     for command in commands:
         function = _command_function(command)
         entries.setdefault(function.__module__, {"main"}).add(function.__name__)
+    return import_closure(package, entries)
+
+
+def import_closure(package: Path, entries: dict[str, set[str]]) -> list[Path]:
+    """The files under `package` that ``python -m ferflow`` may load when it runs the `entries`' functions
+    (module name -> function names, e.g. ``{"ferflow.cli": {"main", "_cmd_report"}}``): see the module's
+    docstring for what counts."""
     todo = [f"{PACKAGE}.__main__", *entries]
     seen: set[str] = set()
     while todo:
@@ -135,8 +142,8 @@ def _named_modules(package: Path, node: ast.AST, importer: str, is_package: bool
         base = _absolute(node.module, node.level, importer, is_package)
         # `from ferflow import paths` imports the submodule; `from ferflow.config import X` the module only
         names = [base, *(f"{base}.{alias.name}" for alias in node.names)]
-    elif isinstance(node, ast.Constant) and isinstance(node.value, str) and _MODULE_NAME.fullmatch(node.value):
-        names = [node.value]
+    elif isinstance(node, ast.Constant) and _MODULE_NAME.fullmatch(str(node.value)):
+        names = [str(node.value)]
     else:
         return []
     return [n for n in names if n.split(".")[0] == PACKAGE and _module_file(package, n) is not None]

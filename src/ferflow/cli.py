@@ -46,7 +46,9 @@ def _device(text: str) -> str:
 def _add_runtime_options(parser: argparse.ArgumentParser, section: str) -> None:
     """How a training job runs, overriding the parameters' values (Snakemake passes its threads and
     resources this way, so they never decide whether a job re-runs)."""
-    parser.add_argument("--threads", type=int, default=0, help=f"torch CPU threads (default: {section})")
+    parser.add_argument(
+        "--threads", type=int, default=0, help=f"torch CPU threads (default: {section}; 0: half the cores)"
+    )
     parser.add_argument("--workers", type=int, help=f"DataLoader workers (default: {section})")
     parser.add_argument("--device", type=_device, help=f"auto, cpu, cuda or cuda:N (default: {section})")
 

@@ -104,8 +104,9 @@ def study_runtime(wildcards):
 
 
 def job_threads(runtime):
-    """A training job's torch threads: its runtime section's `threads`, 0 meaning half of `--cores`."""
-    return runtime.threads or max(1, workflow.cores // 2)
+    """A training job's torch threads: its runtime section's `threads`, 0 meaning half of `--cores`
+    (ferflow.jobs.torch_threads: the meaning a hand run gives it too)."""
+    return jobs.torch_threads(runtime.threads, workflow.cores)
 
 
 def study_threads(wildcards):

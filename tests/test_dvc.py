@@ -4,6 +4,7 @@ benchmark; the reproduction also records what each `ferflow` process imported.""
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -153,41 +154,45 @@ def test_each_command_imported_only_sources_its_rule_lists(project):
     assert ran <= seen and len(seen) >= 15, sorted(ran - seen)
 
 
+def _jobs(dry_run: str) -> list[tuple[str, set[str], set[str]]]:
+    """(rule, inputs, outputs) of each job a `snakemake -n` run lists."""
+    found = []
+    for block in re.split(r"\n(?:local)?rule ", dry_run)[1:]:
+        fields = dict(re.findall(r"^ {4}(\w+): (.*)$", block, re.M))
+        inputs, outputs = (set(fields.get(k, "").split(", ")) - {""} for k in ("input", "output"))
+        found.append((block.split(":")[0], inputs, outputs))
+    return found
+
+
+def _snakemake_dry_run(project: Path, *args: str) -> str:
+    return run(project, str(BIN / "snakemake"), "all", "study", "-n", "--cores", "1", *args).stdout
+
+
 def _stale_after_editing(project: Path, file: str) -> tuple[set[str], set[str]]:
-    """The rules Snakemake re-runs because `file` changed, and the DVC stages whose deps changed; the file
-    is restored, with its time, afterwards."""
+    """The rules Snakemake plans and the DVC stages `dvc status` calls changed once `file` is edited; the
+    file is restored, with its time, afterwards."""
     path = project / file
     text, stat = path.read_bytes(), path.stat()
     path.write_bytes(text + b"\n# edited\n")
     try:
-        dry = run(project, str(BIN / "snakemake"), "all", "study", "-n", "--cores", "1").stdout
+        planned = {rule for rule, _, _ in _jobs(_snakemake_dry_run(project))}
         status = json.loads(run(project, str(BIN / "dvc"), "status", "--json").stdout)
     finally:
         path.write_bytes(text)
         os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
-    rerun = set()
-    for job in dry.split("\nrule ")[1:]:
-        reason = next(line for line in job.splitlines() if line.strip().startswith("reason:"))
-        updated = reason.split("Updated input files: ")[1].split(";")[0] if "Updated input" in reason else ""
-        if file in updated.split(", "):
-            rerun.add(job.split(":")[0])
-    return rerun, set(status)
+    return planned, set(status)
 
 
 def _importers(project: Path) -> tuple[dict[str, set[str]], dict[str, set[str]]]:
-    """Per rule (of the project's DAG) and per DVC stage, the package files its commands import."""
-    planned = run(project, str(BIN / "snakemake"), "all", "study", "-n", "--forceall", "--quiet", "rules")
-    in_dag = {line.split()[0] for line in planned.stdout.splitlines() if line.strip()}
+    """Per rule and per DVC stage, the package files its commands import (ferflow.deps)."""
     package = project / "src" / "ferflow"
     by_rule, by_file = {}, {}
     for name, rule in rules().items():
         words = rule["shell"].split()
         if "{params.cli}" in words:
             commands = shell_commands(words[words.index("{params.cli}") + 1 :])
-            files = {str(p.relative_to(project)) for p in command_sources(package, *commands)}
-            by_file.setdefault(rule["file"], set()).update(files)
-            if name in in_dag:
-                by_rule[name] = files
+            by_rule[name] = {str(p.relative_to(project)) for p in command_sources(package, *commands)}
+            by_file.setdefault(rule["file"], set()).update(by_rule[name])
     stages = yaml.safe_load((project / "dvc.yaml").read_text())["stages"]
     by_stage = {
         name: set().union(*(by_file.get(d, set()) for d in stage["deps"])) for name, stage in stages.items()
@@ -196,10 +201,20 @@ def _importers(project: Path) -> tuple[dict[str, set[str]], dict[str, set[str]]]
 
 
 def _check_stale_marks(project: Path, files: list[str]) -> None:
+    """Edit each file: Snakemake re-runs the jobs of the rules that import it and what follows them, and
+    nothing else; DVC calls changed the stages whose rules import it, and no other."""
     by_rule, by_stage = _importers(project)
+    jobs = _jobs(_snakemake_dry_run(project, "--forceall"))
     for file in files:
-        rerun, stages = _stale_after_editing(project, file)
-        assert rerun == {r for r, found in by_rule.items() if file in found}, file
+        importing = {r for r, found in by_rule.items() if file in found}
+        stale = [(r, i, o) for r, i, o in jobs if file in i]  # the jobs Snakemake sees the file as input of
+        assert {r for r, _, _ in stale} == importing & {r for r, _, _ in jobs}, file
+        outputs = set().union(*(o for _, _, o in stale))
+        while more := [(r, i, o) for r, i, o in jobs if (r, i, o) not in stale and i & outputs]:
+            stale += more  # and the jobs that read their outputs, and so on
+            outputs |= set().union(*(o for _, _, o in more))
+        planned, stages = _stale_after_editing(project, file)
+        assert planned == {r for r, _, _ in stale}, file
         assert stages == {s for s, found in by_stage.items() if file in found}, file
     assert "Data and pipelines are up to date" in run(project, str(BIN / "dvc"), "status").stdout
 

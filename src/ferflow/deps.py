@@ -19,7 +19,7 @@ import argparse
 import ast
 import functools
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 PACKAGE = "ferflow"
@@ -36,11 +36,7 @@ def command_sources(package: Path, *commands: str) -> list[Path]:
     Returns:
         The files, sorted; relative when `package` is.
     """
-    entries: dict[str, set[str]] = {}
-    for command in commands:
-        function = _command_function(command)
-        entries.setdefault(function.__module__, {"main"}).add(function.__name__)
-    return import_closure(package, entries)
+    return import_closure(package, _entry_functions(commands))
 
 
 def import_closure(package: Path, entries: dict[str, set[str]]) -> list[Path]:
@@ -60,22 +56,25 @@ def import_closure(package: Path, entries: dict[str, set[str]]) -> list[Path]:
     return sorted({*files, *(data for name in seen for data in _package_data(package, name))})
 
 
-def _command_function(command: str) -> Callable[..., int]:
-    """The CLI function that runs `command` (the parser's ``func`` default for it)."""
-    from ferflow.cli import build_parser  # imported here: the CLI imports the configuration schema
+def _entry_functions(commands: tuple[str, ...]) -> dict[str, set[str]]:
+    """The CLI's `main` and the functions that run `commands` (each parser's ``func`` default), by module."""
+    from ferflow.cli import build_parser, main  # imported here: the CLI imports the configuration schema
 
-    parser = build_parser()
-    for word in command.split():
-        # argparse offers no public view of a parser's subcommands
-        groups = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
-        choices = groups[0].choices if groups else {}
-        if word not in choices:
-            raise ValueError(f"ferflow has no command {command!r}")
-        parser = choices[word]
-    function = parser.get_default("func")
-    if function is None:
-        raise ValueError(f"ferflow {command!r} is a group of commands; name one of them")
-    return function
+    entries = {main.__module__: {main.__name__}}
+    for command in commands:
+        parser = build_parser()
+        for word in command.split():
+            # argparse offers no public view of a parser's subcommands
+            groups = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+            choices = groups[0].choices if groups else {}
+            if word not in choices:
+                raise ValueError(f"ferflow has no command {command!r}")
+            parser = choices[word]
+        function = parser.get_default("func")
+        if function is None:
+            raise ValueError(f"ferflow {command!r} is a group of commands; name one of them")
+        entries.setdefault(function.__module__, set()).add(function.__name__)
+    return entries
 
 
 def _module_file(package: Path, name: str) -> Path | None:

@@ -16,8 +16,8 @@ PACKAGE = Path(os.path.relpath(Path(workflow.basedir) / "src" / "ferflow"))
 
 
 def ferflow_sources(*commands):
-    """The package files the `ferflow` commands a rule runs import (ferflow.deps: derived from the import
-    graph, since Snakemake can't see imports), e.g. ferflow_sources("gpu-run", "train-ifdd")."""
+    """The package files that the given `ferflow` commands import, e.g. ferflow_sources("gpu-run",
+    "train-ifdd"); derived from the import graph (ferflow.deps), since Snakemake can't see imports."""
     return [str(path) for path in deps.command_sources(PACKAGE, *commands)]
 
 

@@ -83,7 +83,8 @@ def test_the_walk_follows_imports_calls_strings_and_package_data(fake):
     assert _names(fake, b) == shell | package
 
 
-def test_a_command_is_a_cli_subcommand():
+def test_a_command_is_a_cli_subcommand(monkeypatch):
+    monkeypatch.chdir(REPO)
     assert command_sources(Path("src/ferflow"), "data check")[0].parts[:2] == ("src", "ferflow")
     with pytest.raises(ValueError, match="ferflow has no command 'trian-ifdd'"):
         command_sources(PACKAGE, "trian-ifdd")

@@ -65,13 +65,11 @@ def derived_dvc_yaml(root: Path, rules: dict[str, Rule]) -> str:
     """dvc.yaml with each stage's package deps replaced by the union of its rule files' rules' sources."""
     yaml = _yaml()
     document = yaml.load((root / DVC_YAML).read_text())
-    for name, stage in document["stages"].items():
+    for stage in document["stages"].values():
         deps = stage["deps"]
         files = {Path(d) for d in deps if str(d).endswith(".smk")}
         sources = sorted({s for rule in rules.values() if rule.file in files for s in rule.sources})
         kept = [d for d in deps if not Path(d).is_relative_to(PACKAGE)]
-        if sources and not files:
-            raise SystemExit(f"dvc.yaml: stage {name} names no rule file; its package deps come from one")
         deps.clear()
         deps.extend([*kept, *sources])
         if sources:

@@ -107,8 +107,9 @@ def study_runtime(wildcards):
 
 
 def job_threads(runtime):
-    """A training job's torch threads: its runtime section's `threads`, 0 meaning half of `--cores`."""
-    return runtime.threads or max(1, workflow.cores // 2)
+    """A training job's torch threads: its runtime section's `threads`, 0 meaning half of `--cores` (1 on a
+    cluster: cluster.smk)."""
+    return runtime.threads or max(1, run_cores() // 2)
 
 
 def study_threads(wildcards):

@@ -35,8 +35,10 @@ install_packages() {
     command -v apt-get >/dev/null || die "SLURM packages missing (${missing[*]}) and no apt-get to install them"
     [[ $(id -u) -eq 0 ]] || die "SLURM packages missing (${missing[*]}); installing them needs root"
     log "installing ${missing[*]}"
+    local began=$SECONDS
     { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
         "${missing[@]}"; } >&2 || die "apt-get could not install ${missing[*]}"
+    log "installed in $((SECONDS - began)) s"
 }
 
 free_ports() {  # N distinct free TCP ports on localhost
@@ -147,8 +149,9 @@ SelectTypeParameters=CR_Core_Memory
 JobAcctGatherType=jobacct_gather/linux
 JobAcctGatherFrequency=task=2
 JobAcctGatherParams=OverMemoryKill
-# Finished jobs stay visible to squeue for 5 min (status checks without accounting read squeue).
-MinJobAge=300
+# Finished jobs stay in squeue and `scontrol show job` for an hour: status checks without accounting read
+# squeue, and the tests read each job's request after a run.
+MinJobAge=3600
 ReturnToService=2
 MpiDefault=none
 AccountingStorageType=$storage

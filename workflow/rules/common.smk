@@ -4,7 +4,7 @@ import os
 import sys
 from pathlib import Path
 
-from ferflow import jobs, paths
+from ferflow import cluster, jobs, paths
 from ferflow import study as S
 from ferflow.config import variant_family
 
@@ -132,3 +132,33 @@ def study_init_input(wildcards):
     path = paths.init_file(section.init_for(wildcards.variant), variant_family(wildcards.variant))
     template = section.init_backbone_from.get(wildcards.variant)
     return ([str(path)] if path else []) + ([template.format(fold=wildcards.fold)] if template else [])
+
+
+# Running under SLURM: every request derives from params.yaml and the profile's site settings, and a cluster
+# job, which reads these rules again on its node, computes the same request as the run that submitted it.
+def slurm_run():
+    """Whether this Snakemake submits its jobs to SLURM (known once the run starts, not while parsing)."""
+    plugin = workflow.executor_plugin
+    return plugin is not None and plugin.name == "slurm"
+
+
+def run_cores():
+    """The cores given to a job that takes all of them (--cores on a local run). A cluster run has no
+    --cores, and its jobs read the rules again with their node's every core, so both count 1 there (the
+    profile's `set-threads` gives such a job more)."""
+    if workflow.remote_exec or workflow.resource_settings.cores is None:
+        return 1
+    return workflow.cores
+
+
+def gpus_for(runtime):
+    """GPUs a training job asks for: none when it will run on the CPU (`device: cpu`, or a SLURM cluster
+    without GPUs), so sbatch gets no --gpus a CPU partition would refuse. Inside a SLURM job, what its
+    allocation holds (the request that started it)."""
+    if runtime.device == "cpu":
+        return 0
+    if workflow.remote_exec and "SLURM_JOB_ID" in os.environ:
+        return runtime.gpus if int(os.environ.get("SLURM_GPUS_ON_NODE") or 0) else 0
+    if slurm_run():
+        return runtime.gpus if cluster.has_gpus() else 0
+    return runtime.gpus

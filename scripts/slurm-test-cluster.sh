@@ -84,8 +84,11 @@ start() {
         shift
     done
     [[ $(id -u) -eq 0 ]] || die "starting slurmd needs root (it runs jobs as their users)"
-    install_packages "${PACKAGES[@]}"
-    ((accounting)) && install_packages "${ACCOUNTING_PACKAGES[@]}"
+    if ((accounting)); then
+        install_packages "${PACKAGES[@]}" "${ACCOUNTING_PACKAGES[@]}"
+    else
+        install_packages "${PACKAGES[@]}"
+    fi
     [[ ! -s $DIR/pids ]] || die "$DIR already holds a cluster (stop it first)"
     if [[ -e $SYSTEM_CONF || -L $SYSTEM_CONF ]]; then
         local owner

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from test_workflow import TINY_PARAMS
 
 from ferflow.cluster import parse_minutes
 from ferflow.config import validate_params
@@ -30,21 +31,7 @@ ADVERTISED = {"cpus": 4, "mem": 48000, "gpus": 1}
 
 pytestmark = pytest.mark.slurm
 
-TINY = """
-synthetic: {size: tiny, seed: 1}
-pretrain:
-  train: {epochs: 1, batch_size: 16}
-ifdd:
-  folds: [1]
-  init: {mobilenetv2: faceid}
-  model: {width_mult: 0.35, embed_dim: 32}
-  train: {epochs: 1, batch_size: 4, warmup_epochs: 0.5}
-dicefer:
-  img_size: 32
-  batch_size: 16
-  stage_epochs: [1, 1, 1]
-  baseline_epochs: 1
-"""
+TINY = "synthetic: {size: tiny, seed: 1}\n" + TINY_PARAMS  # what tests/test_workflow.py runs on one machine
 
 # Jobs that end badly, each in its own run of the profile (the profile's squeue status command and retries).
 BAD_ENDINGS = """
@@ -94,7 +81,7 @@ def start(folder: Path, *options: str) -> None:
         pytest.skip(f"no SLURM cluster here: {done.stderr.strip().splitlines()[-1]}")
     assert done.returncode == 0, done.stderr
     said = [line for line in done.stderr.splitlines() if line.startswith("slurm-test-cluster:")]
-    print(*said, f"(started in {time.monotonic() - began:.0f} s)", sep="\n")
+    print(*said, f"(started in {time.monotonic() - began:.0f} s)", sep="\n", flush=True)
 
 
 def stop(folder: Path) -> None:
@@ -273,7 +260,7 @@ class TestAdvertisedNode:
             seen[rule] = observed_request(record)
             assert seen[rule] == expected_request(rule, params), rule
         assert seen["train_ifdd"] == {"minutes": 1440, "memory_mb": 32000, "cpus": 1, "gpus": 1}
-        print("sbatch requests (scontrol show job):", json.dumps(seen, sort_keys=True))
+        print("sbatch requests (scontrol show job):", json.dumps(seen, sort_keys=True), flush=True)
 
     def test_a_second_run_submits_nothing(self, pipeline):
         folder, _ = pipeline
@@ -303,7 +290,9 @@ class TestAdvertisedNode:
         left = subprocess.check_output(["squeue", "-h", "-t", "pending,running", "-o", "%Z"], text=True)
         assert "bad-endings" not in left
         print(
-            "seconds from start (fails, timeout, out_of_memory), SIGINT or scancel to the run's exit:", ended
+            "seconds from start (fails, timeout, out_of_memory), SIGINT or scancel to the run's exit:",
+            ended,
+            flush=True,
         )
 
 
@@ -313,8 +302,8 @@ class TestRealSizeNode:
 
     def test_rules_that_can_never_run_are_named_before_anything_is_submitted(self, real_cluster, tmp_path):
         cpus, memory = map(int, subprocess.check_output(["sinfo", "-h", "-o", "%c %m"], text=True).split())
-        threads = f"warmup_epochs: 0.5, threads: {cpus + 1}}}"
-        folder = project(tmp_path, TINY.replace("warmup_epochs: 0.5}", threads))
+        threads = f"0.5, num_workers: 0, threads: {cpus + 1}}}"
+        folder = project(tmp_path, TINY.replace("0.5, num_workers: 0}", threads))
         result = shell(readme_commands()[1], folder)
         output = result.stdout + result.stderr
         assert result.returncode != 0 and "nothing was submitted" in output, output[-3000:]
@@ -324,7 +313,7 @@ class TestRealSizeNode:
             assert f"MB 32000 > {memory}" in line
         assert "has been submitted" not in output
         assert not subprocess.check_output(["squeue", "-h", "-t", "all"], text=True).strip()
-        print(output[output.index("this cluster cannot") :].split("\nChange the request")[0])
+        print(output[output.index("this cluster cannot") :].split("\nChange the request")[0], flush=True)
 
     def test_gpu_rules_ask_for_no_gpu_where_there_is_none(self, real_cluster, tmp_path):
         folder = project(tmp_path, TINY)

@@ -67,7 +67,6 @@ wait_for() {  # SECONDS WHAT COMMAND...: poll until COMMAND succeeds (each try l
     done
     log "$what did not come up within $seconds s; logs in $DIR/log:"
     tail -n 5 "$DIR"/log/* >&2 || true
-    stop_daemons
     exit 2
 }
 
@@ -103,6 +102,7 @@ start() {
     touch "$DIR/.ferflow-test-cluster"
     chmod 711 "$DIR/munge"  # munged wants its socket reachable by every user, its key readable by none
     : >"$DIR/pids"
+    trap stop_daemons EXIT  # a start that fails half-way leaves nothing running
     local real real_cpus real_mem ctld_port d_port dbd_port db_port name
     real=$(slurmd -C | head -n 1)  # NodeName=vm CPUs=2 Boards=1 ... RealMemory=24105
     real_cpus=$(sed -E 's/.* CPUs=([0-9]+).*/\1/' <<<"$real")
@@ -112,7 +112,8 @@ start() {
     read -r ctld_port d_port dbd_port db_port < <(free_ports 4)
     name="ferflow$(printf '%05d' $((RANDOM % 100000)))"
 
-    # munge: the key and the socket stay in DIR (munged refuses keys that others can read)
+    # munge: the key and the socket stay in DIR (munged refuses keys that others can read; --force: DIR
+    # may sit in a folder other users cannot enter, as pytest's temporary folders do)
     head -c 1024 /dev/urandom >"$DIR/munge/munge.key"
     chmod 400 "$DIR/munge/munge.key"
     local socket=$DIR/munge/munge.socket
@@ -148,11 +149,12 @@ ProctrackType=proctrack/linuxproc
 TaskPlugin=task/none
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core_Memory
-# Memory limits are enforced by sampling (no cgroups here): a job over --mem ends OUT_OF_MEMORY.
+# Memory limits are enforced by sampling (no cgroups here): a job step over --mem is killed, and its job
+# then reads FAILED.
 JobAcctGatherType=jobacct_gather/linux
 JobAcctGatherFrequency=task=2
 JobAcctGatherParams=OverMemoryKill
-# Finished jobs stay in squeue and `scontrol show job` for an hour: status checks without accounting read
+# Finished jobs stay in squeue and scontrol show job for an hour: status checks without accounting read
 # squeue, and the tests read each job's request after a run.
 MinJobAge=3600
 ReturnToService=2
@@ -211,6 +213,7 @@ EOF
     spawn slurmd slurmd -D -N localhost
     wait_for 30 "the node" bash -c 'sinfo -h -o %T | grep -qx idle'
     log "up: $(sinfo -h -N -o '%N %T CPUs=%c Memory=%m Gres=%G') accounting=$accounting ($DIR)"
+    trap - EXIT
 }
 
 alive() {  # PID NAME: the recorded process still runs that program (not a recycled pid)

@@ -98,7 +98,7 @@ def project(folder: Path, params: str) -> Path:
     return folder
 
 
-def shell(command: str, cwd: Path, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+def shell(command: str, cwd: Path, timeout: float = 1200) -> subprocess.CompletedProcess[str]:
     return subprocess.run(command, shell=True, cwd=cwd, capture_output=True, text=True, timeout=timeout)
 
 
@@ -197,22 +197,23 @@ def bad_endings(advertised_cluster, tmp_path_factory):
     root = tmp_path_factory.mktemp("bad-endings")
     profile = str(REPO / "workflow" / "profiles" / "slurm")
     runs = {}
-    for rule in re.findall(r"^rule (\w+):", BAD_ENDINGS, re.M):
-        (root / rule).mkdir()
-        (root / rule / "Snakefile").write_text(BAD_ENDINGS)
-        runs[rule] = Run(
-            [sys.executable, "-m", "snakemake", "--workflow-profile", profile, rule], root / rule
-        )
-    began = dict.fromkeys(runs, time.monotonic())
-    running_job(root / "interrupted", timeout=300)
-    os.killpg(runs["interrupted"].process.pid, signal.SIGINT)
-    began["interrupted"] = time.monotonic()
-    subprocess.run(["scancel", running_job(root / "cancelled", timeout=300)], check=True)
-    began["cancelled"] = time.monotonic()
-    yield {rule: (run, began[rule]) for rule, run in runs.items()}
-    for run in runs.values():
-        if run.process.poll() is None:
-            os.killpg(run.process.pid, signal.SIGKILL)
+    try:
+        for rule in re.findall(r"^rule (\w+):", BAD_ENDINGS, re.M):
+            (root / rule).mkdir()
+            (root / rule / "Snakefile").write_text(BAD_ENDINGS)
+            command = [sys.executable, "-m", "snakemake", "--workflow-profile", profile, rule]
+            runs[rule] = Run(command, root / rule)
+        began = dict.fromkeys(runs, time.monotonic())
+        running_job(root / "interrupted", timeout=300)
+        os.killpg(runs["interrupted"].process.pid, signal.SIGINT)
+        began["interrupted"] = time.monotonic()
+        subprocess.run(["scancel", running_job(root / "cancelled", timeout=300)], check=True)
+        began["cancelled"] = time.monotonic()
+        yield {rule: (run, began[rule]) for rule, run in runs.items()}
+    finally:
+        for run in runs.values():
+            if run.process.poll() is None:
+                os.killpg(run.process.pid, signal.SIGKILL)
 
 
 @pytest.fixture(scope="class")
@@ -231,7 +232,7 @@ def real_cluster(tmp_path_factory):
     stop(folder)
 
 
-@pytest.mark.timeout(1800)
+@pytest.mark.timeout(2400)  # the first test's setup installs, starts, and runs the pipeline
 class TestAdvertisedNode:
     """A node advertised large enough for the profile's biggest request, with one GPU and accounting."""
 

@@ -17,7 +17,6 @@ except ParamsError as err:
 
 
 include: "workflow/rules/common.smk"
-include: "workflow/rules/cluster.smk"
 include: "workflow/rules/synthetic.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/pretrain.smk"

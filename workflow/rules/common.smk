@@ -162,3 +162,19 @@ def gpus_for(runtime):
     if slurm_run():
         return runtime.gpus if cluster.has_gpus() else 0
     return runtime.gpus
+
+
+# Under the SLURM executor: before anything is submitted, compare every job's request with what sinfo says
+# the cluster has, and the status command with what lets Snakemake see jobs end (ferflow.cluster).
+onstart:
+    if slurm_run():
+        settings = workflow.executor_settings
+        requests = [
+            cluster.request_of(job.name, job.threads, job.resources)
+            for job in workflow.dag.needrun_jobs()
+            if not job.is_local  # `all` and other local rules run here, not under sbatch
+        ]
+        try:
+            cluster.check(requests, settings.status_command, settings.init_seconds_before_status_checks)
+        except cluster.ClusterError as err:
+            raise WorkflowError(str(err)) from None

@@ -1,9 +1,9 @@
 """What a SLURM cluster can run, checked before Snakemake submits anything.
 
-Under the SLURM executor, workflow/rules/cluster.smk compares every job's request (CPUs, memory, GPUs,
-minutes, partition) with the partitions `sinfo` reports and stops the run, naming each rule that no node
-could ever take: such a job would otherwise pend forever while Snakemake waits in silence. It also checks
-that Snakemake will see jobs finish: the status command the SLURM plugin uses must be able to find them.
+Under the SLURM executor, workflow/rules/common.smk (`onstart`) compares every job's request (CPUs,
+memory, GPUs, minutes, partition) with the partitions `sinfo` reports and stops the run, naming each rule
+that no node could ever take: such a job would otherwise pend forever while Snakemake waits in silence. It
+also checks that Snakemake will see jobs finish: the status command the SLURM plugin uses must find them.
 """
 
 from __future__ import annotations

@@ -108,7 +108,7 @@ def study_runtime(wildcards):
 
 def job_threads(runtime):
     """A training job's torch threads: its runtime section's `threads`, 0 meaning half of `--cores` (1 on a
-    cluster: cluster.smk)."""
+    cluster: run_cores)."""
     return runtime.threads or max(1, run_cores() // 2)
 
 

@@ -17,7 +17,7 @@ rule train_dicefer:
         json=lambda wildcards: job_json({"dicefer": jobs.dicefer_key(PARAMS.dicefer, wildcards.model)}),
         folder=lambda wildcards, output: os.path.dirname(output[0]),
     resources:
-        gpu=PARAMS.dicefer.runtime.gpus,
+        gpu=lambda wildcards: gpus_for(PARAMS.dicefer.runtime),
         loader_workers=PARAMS.dicefer.runtime.num_workers,
         torch_device=PARAMS.dicefer.runtime.device,
     threads: job_threads(PARAMS.dicefer.runtime)

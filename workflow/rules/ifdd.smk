@@ -23,7 +23,7 @@ rule train_ifdd:
         json=lambda wildcards: job_json({"ifdd": jobs.ifdd_key(PARAMS.ifdd, wildcards.variant)}),
         folder=lambda wildcards, output: os.path.dirname(output[0]),
     resources:
-        gpu=PARAMS.ifdd.train.gpus,
+        gpu=lambda wildcards: gpus_for(PARAMS.ifdd.train),
         loader_workers=PARAMS.ifdd.train.num_workers,
         torch_device=PARAMS.ifdd.train.device,
     threads: job_threads(PARAMS.ifdd.train)

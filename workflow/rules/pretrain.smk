@@ -18,7 +18,7 @@ rule synthesize_faceid:
         f"logs/synthesize_faceid_{PARAMS.synthetic.size}.log",
     benchmark:
         f"logs/benchmarks/synthesize_faceid_{PARAMS.synthetic.size}.tsv"
-    threads: workflow.cores
+    threads: run_cores()
     shell:
         "{params.cli} synthesize-faceid --params-json {params.json:q} --out {output} --workers {threads} "
         "> {log} 2>&1"
@@ -38,7 +38,7 @@ rule prepare_faces:
         "logs/prepare_faces.log",
     benchmark:
         "logs/benchmarks/prepare_faces.tsv"
-    threads: workflow.cores
+    threads: run_cores()
     shell:
         "{params.cli} prepare-faces --params-json {params.json:q} --synthetic-root {params.synthetic} "
         "--out {output} --workers {threads} > {log} 2>&1"
@@ -61,7 +61,7 @@ rule pretrain_faceid:
         width=lambda wildcards: trunk_spec(PARAMS, wildcards.trunk).width_mult,
         folder=lambda wildcards, output: os.path.dirname(output.trunk),
     resources:
-        gpu=PARAMS.pretrain.train.gpus,
+        gpu=lambda wildcards: gpus_for(PARAMS.pretrain.train),
         loader_workers=PARAMS.pretrain.train.num_workers,
         torch_device=PARAMS.pretrain.train.device,
     threads: job_threads(PARAMS.pretrain.train)

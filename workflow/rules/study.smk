@@ -20,7 +20,7 @@ rule study_train_ifdd:
         json=study_cell_json,
         folder=lambda wildcards, output: os.path.dirname(output[0]),
     resources:
-        gpu=lambda wildcards: study_runtime(wildcards).gpus,
+        gpu=lambda wildcards: gpus_for(study_runtime(wildcards)),
         loader_workers=lambda wildcards: study_runtime(wildcards).num_workers,
         torch_device=lambda wildcards: study_runtime(wildcards).device,
     threads: study_threads
@@ -73,7 +73,7 @@ rule study_train_dicefer:
         json=study_cell_json,
         folder=lambda wildcards, output: os.path.dirname(output[0]),
     resources:
-        gpu=lambda wildcards: study_runtime(wildcards).gpus,
+        gpu=lambda wildcards: gpus_for(study_runtime(wildcards)),
         loader_workers=lambda wildcards: study_runtime(wildcards).num_workers,
         torch_device=lambda wildcards: study_runtime(wildcards).device,
     threads: study_threads

@@ -14,6 +14,6 @@ rule synthesize:
         f"logs/synthesize_{PARAMS.synthetic.size}.log",
     benchmark:
         f"logs/benchmarks/synthesize_{PARAMS.synthetic.size}.tsv"
-    threads: workflow.cores
+    threads: run_cores()
     shell:
         "{params.cli} synthesize --params-json {params.json:q} --out {output} --workers {threads} > {log} 2>&1"

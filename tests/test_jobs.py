@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from ferflow.config import IFDDParams, validate_params
@@ -111,3 +113,42 @@ def test_data_keys_are_per_branch():
         data_key(p, "clips")["data"]
         == data_key(validate_params({"data": {"image_size": 64, "max_skip_fraction": 0.2}}), "clips")["data"]
     )
+
+
+class _Threads(Exception):
+    """Raised where a trainer sets its torch threads: the count, before any data is read."""
+
+
+def test_threads_zero_means_half_the_cores_in_a_rule_and_by_hand_alike(tmp_path, monkeypatch):
+    """The same params.yaml (threads 0 in every training section) gives a hand CLI run and a rule run
+    (`--cores all`) the same torch thread count."""
+    from test_workflow import snakemake
+
+    from ferflow.cli import main
+
+    zero = "{threads: 0, num_workers: 0}"
+    (tmp_path / "params.yaml").write_text(
+        f"synthetic: {{size: tiny}}\npretrain: {{train: {zero}}}\nifdd: {{folds: [1], train: {zero}}}\n"
+        f"dicefer: {{runtime: {zero}}}\n"
+    )
+    jobs = {
+        "train-ifdd": ("results/ifdd/ifdd_mobilenetv2/fold_1/model.pt", ["--variant=ifdd_mobilenetv2"]),
+        "train-dicefer": ("results/dicefer/dicefer/model.pt", ["--model=dicefer"]),
+        "pretrain": ("results/pretrain/resnet18/trunk.pt", ["--trunk", "resnet18", "--faces", "f"]),
+    }
+    dry = snakemake(tmp_path, *(target for target, _ in jobs.values()), "-n", "-p", "--cores", "all")
+    assert dry.returncode == 0, dry.stderr
+    monkeypatch.chdir(tmp_path)
+
+    def stop(count: int) -> None:
+        raise _Threads(count)
+
+    monkeypatch.setattr("torch.set_num_threads", stop)
+    half = max(1, len(os.sched_getaffinity(0)) // 2)
+    store = ([], ["--store", "s"])
+    for command, (_, options) in jobs.items():
+        shell = next(line for line in dry.stdout.splitlines() if f"-- {command} " in line).split()
+        by_rule = int(shell[shell.index("--threads") + 1])
+        with pytest.raises(_Threads) as by_hand:
+            main([command, "--params", "params.yaml", "--out", "o", *options, *store[command != "pretrain"]])
+        assert by_hand.value.args == (by_rule,) == (half,), command

@@ -219,7 +219,7 @@ class RuntimeParams(_Section):
     amp: bool = True  # bf16 autocast on CUDA
     compile: bool = False  # torch.compile the model
     num_workers: Annotated[int, Field(ge=0)] = 0
-    threads: Annotated[int, Field(ge=0)] = 0  # torch CPU threads per job; 0 = torch's default
+    threads: Annotated[int, Field(ge=0)] = 0  # torch CPU threads per job; 0 = half the cores (jobs.py)
     gpus: Annotated[int, Field(ge=0)] = 1  # GPUs per job when CUDA is present (>1 runs torchrun)
 
     @field_validator("device")

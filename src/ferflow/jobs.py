@@ -10,6 +10,7 @@ and the job computes its resume key from what it was given, the same values Snak
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict
 from typing import Any, Literal
 
@@ -109,6 +110,14 @@ def faces_key(params: Params) -> dict[str, Any]:
 def pretrain_key(p: PretrainParams) -> dict[str, Any]:
     """The `pretrain` values a trunk's training depends on (its size and width are the job's arguments)."""
     return p.model_dump(mode="json", exclude={**dict.fromkeys(PRETRAIN_DATA, True), "train": RUNTIME})
+
+
+def torch_threads(threads: int, cores: int | None = None) -> int:
+    """The torch CPU threads of a job whose runtime section says `threads`: 0 means half the cores, at
+    least one. In a Snakemake rule the cores are its `--cores` (workflow/rules/common.smk); otherwise those
+    this process may use, which is what `--cores all` counts, so a hand run and a rule run agree."""
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return threads or max(1, (cores or usable) // 2)
 
 
 def runtime_overrides(section: Any, threads: int, workers: int | None, device: str | None) -> Any:

@@ -47,7 +47,7 @@ import numpy as np
 from scipy import stats
 
 from ferflow.config import Params
-from ferflow.study import Cell, cells, study_folds
+from ferflow.study import Cell, baseline_settings, cells, study_folds
 from ferflow.train.common import write_json
 
 ALPHA = 0.05
@@ -483,7 +483,8 @@ def summarize_study(params: Params, root: Path, out: Path, table: Path | None = 
     for a, b in s.ifdd.compare:
         for entry in compare(a, b, found.get(a, []), found.get(b, []), IFDD_METRICS, boot, len(folds)):
             comparisons.append({"family": "ifdd", **entry})
-    dicefer_pairs = [(f"dicefer[{x}]", f"baseline[{x}]") for x in s.dicefer.settings]
+    shared = baseline_settings(params)
+    dicefer_pairs = [(f"dicefer[{x}]", f"baseline[{shared[x]}]") for x in s.dicefer.settings]
     dicefer_pairs += [(f"dicefer[{x}]", f"dicefer[{y}]") for x, y in s.dicefer.compare]
     for a, b in dicefer_pairs:
         for entry in compare(a, b, found.get(a, []), found.get(b, []), DICEFER_METRICS, boot, 1):
@@ -494,6 +495,7 @@ def summarize_study(params: Params, root: Path, out: Path, table: Path | None = 
         "bootstrap": boot,
         "seeds": list(s.seeds),
         "folds": folds,
+        "shared_baselines": {x: b for x, b in shared.items() if b != x},  # setting -> whose baseline it uses
         "models": {
             name: {
                 "family": results[0].cell.family,

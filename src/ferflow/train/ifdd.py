@@ -30,7 +30,7 @@ from ferflow.config import IFDDParams, ParamsError, variant_family
 from ferflow.data.datasets import ClipAugment, ClipDataset
 from ferflow.data.store import Store, StoreError, open_store
 from ferflow.evaluate.metrics import uar, war
-from ferflow.jobs import ifdd_key
+from ferflow.jobs import ifdd_key, torch_threads
 from ferflow.model_names import VIDEO_MODELS
 from ferflow.models import copy_backbone, create_model, model_arguments, resolved_arguments
 from ferflow.models.ifdd import lifting_loss
@@ -143,8 +143,7 @@ def train_ifdd(p: IFDDParams, store_dir: Path, variant: str, fold: int | None, o
     """Train one variant on one fold; returns the final epoch's metrics."""
     t = p.train
     runtime = setup_runtime(t.device, t.amp)
-    if t.threads:
-        torch.set_num_threads(t.threads)
+    torch.set_num_threads(torch_threads(t.threads))
     out = Path(out)
     checkpoint_path = out / CHECKPOINT
     try:

@@ -9,14 +9,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
+from ferflow.cli import main
 from ferflow.config import Params, validate_params
 from ferflow.data.store import write_store
 from ferflow.evaluate import metrics as M
 from ferflow.evaluate.stats import VERDICT_RULE, summarize_study
 from ferflow.report import FIGURES, build_report
 from ferflow.report import figures as report_figures
-from ferflow.report.build import collect, render_html
+from ferflow.report.build import _Builder, collect, render_html
 from ferflow.study import cells
 
 HOSTILE = "<script>alert(1)</script>"
@@ -437,7 +439,7 @@ def test_missing_inputs_give_not_run_sections(tmp_path):
     text = html.read_text()
     assert pdf.read_bytes().startswith(b"%PDF")
     assert text.count("Not run") >= 5
-    assert "Could not be read" not in text
+    assert "Failed" not in text
     assert "data:image" not in text
     for title in SECTIONS:
         assert title in text
@@ -445,16 +447,36 @@ def test_missing_inputs_give_not_run_sections(tmp_path):
     assert sorted(p.stem for p in (tmp_path / "out" / "figures").glob("*.png")) == sorted(FIGURES)
 
 
-def test_a_broken_file_is_reported_not_raised(tmp_path):
+def test_a_broken_file_fails_the_report_after_writing_the_rest(tmp_path, monkeypatch):
     root = tmp_path / "project"
     _dicefer(root, np.random.default_rng(1))
     (root / "results" / "ifdd").mkdir(parents=True)
     (root / "results" / "ifdd" / "summary.json").write_text("{ not json")
-    context, figures = collect(root, _params())
+    context, figures, errors = collect(root, _params())
     text = render_html(context)
-    assert "Could not be read" in text and "summary.json" in text
+    assert "Failed (the report stage exits with this error)" in text and "summary.json" in text
     assert "dicefer_tsne" in figures and "ifdd_uar_war" not in figures
     assert f"{MIG:.3f}" in text
+    assert [e.__notes__ for e in errors] == [["in the report's ifdd section"]]
+    # the command: a traceback and a non-zero status (not a one-line user error), the files written anyway
+    (root / "params.yaml").write_text(yaml.safe_dump(_params().model_dump(mode="json")))
+    monkeypatch.chdir(root)
+    with pytest.raises(ExceptionGroup, match=r"report: 1 section\(s\) failed") as raised:
+        main(["report", "--root", ".", "--out", "out"])
+    assert "summary.json" in str(raised.value.exceptions[0])
+    assert (root / "out" / "report.pdf").read_bytes().startswith(b"%PDF")
+    assert "Failed (the report stage" in (root / "out" / "report.html").read_text()
+
+
+def test_a_bug_in_a_section_is_a_failure_not_a_not_run(tmp_path, monkeypatch):
+    def broken(self):
+        return {"ran": True, "rows": [1 / 0]}
+
+    monkeypatch.setattr(_Builder, "study", broken)
+    context, _, errors = collect(tmp_path / "empty", _params())
+    assert [type(e) for e in errors] == [ZeroDivisionError]
+    assert context["study"]["error"] == "ZeroDivisionError: division by zero"
+    assert context["ifdd"]["ran"] is False and "error" not in context["ifdd"]  # absent: not run
 
 
 def test_every_figure_has_a_caption_for_snakemake_report():

@@ -7,14 +7,23 @@ import json
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
+from test_stats import CLASSES, _write_cell
 from test_workflow import TINY_PARAMS, snakemake
 
 from ferflow.config import validate_params
-from ferflow.study import Cell, cell_params_json, cells, study_folds
+from ferflow.evaluate.stats import summarize_study
+from ferflow.study import Cell, baseline_settings, cell_params_json, cells, study_folds
 
-STUDY = {"seeds": [0], "folds": [1], "dicefer": {"settings": {"demo": {}}, "compare": []}}
+#: IFDD and its baseline only (the demo's grid adds the controls, ablations and null control)
+TWO_MODELS = {
+    "variants": ["ifdd_mobilenetv2", "baseline_mobilenetv2"],
+    "settings": {},
+    "compare": [["ifdd_mobilenetv2", "baseline_mobilenetv2"]],
+}
+STUDY = {"seeds": [0], "folds": [1], "ifdd": TWO_MODELS, "dicefer": {"settings": {"demo": {}}, "compare": []}}
 
 
 def _params(**study):
@@ -25,7 +34,9 @@ def _params(**study):
 
 def test_cells_cover_the_grid():
     params = _params(
-        seeds=[0, 1], folds=None, dicefer={"settings": {"a": {}, "b": {}}, "compare": [["a", "b"]]}
+        seeds=[0, 1],
+        folds=None,
+        dicefer={"settings": {"a": {}, "b": {"lr": 2e-4}}, "compare": [["a", "b"]]},
     )
     assert study_folds(params) == [1, 2, 3, 4, 5]  # the benchmark's folds, like DFEW's
     found = cells(params)
@@ -171,6 +182,42 @@ def test_a_cell_runs_with_the_runtime_its_overrides_give(study_project):
         jobs[block.split(":")[0]] = (int(threads[1]) if threads else 1, resources[1])
     assert jobs["study_train_ifdd"][0] == 2 and "loader_workers=1" in jobs["study_train_ifdd"][1]
     assert jobs["study_train_dicefer"][0] == 1 and "loader_workers=0" in jobs["study_train_dicefer"][1]
+
+
+SHARED = {
+    "settings": {
+        "none_paper": {"init": "none", "delta": 0.1},
+        "none_no_l1": {"init": "none", "delta": 0.0, "runtime": {"threads": 1}},
+        "faceid_no_l1": {"init": "faceid", "delta": 0.0},
+    },
+    "compare": [["none_paper", "none_no_l1"]],
+}
+
+
+def test_settings_differing_in_dicefer_keys_only_train_one_baseline(study_project, tmp_path):
+    """delta is DICE-FER's own key (and threads a runtime one): none_no_l1 is compared with none_paper's
+    baseline cells, trained once per seed; faceid_no_l1's baseline starts elsewhere and trains on its own."""
+    params = _params(seeds=[0, 1], dicefer=SHARED)
+    shared = {"none_paper": "none_paper", "none_no_l1": "none_paper", "faceid_no_l1": "faceid_no_l1"}
+    assert baseline_settings(params) == shared
+    assert {c.setting for c in cells(params) if c.model == "baseline"} == {"none_paper", "faceid_no_l1"}
+
+    study = yaml.safe_load((study_project / "params.yaml").read_text())
+    study["study"] |= {"seeds": [0, 1], "dicefer": SHARED}
+    (study_project / "params.yaml").write_text(yaml.safe_dump(study))
+    planned = _planned(study_project)
+    assert planned["study_train_dicefer"] == planned["study_evaluate_dicefer"] == 2 * (3 + 2)
+
+    labels = list(np.random.default_rng(0).choice(CLASSES, 30))
+    for cell in cells(params):
+        if cell.family == "dicefer":
+            _write_cell(tmp_path, cell.folder, labels, np.arange(30) % (2 + cell.seed) > 0)
+    summary = summarize_study(params, tmp_path, tmp_path / "summary.json")
+    assert summary["shared_baselines"] == {"none_no_l1": "none_paper"}
+    pairs = {(c["a"], c["b"]) for c in summary["comparisons"] if c["metric"] == "uar"}
+    assert ("dicefer[none_no_l1]", "baseline[none_paper]") in pairs
+    assert ("dicefer[faceid_no_l1]", "baseline[faceid_no_l1]") in pairs
+    assert not [folder for folder in summary["missing"] if "/dicefer/" in folder]
 
 
 @pytest.mark.slow

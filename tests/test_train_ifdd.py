@@ -42,6 +42,7 @@ def params(epochs=2, **train):
     return validate_params(
         {
             "ifdd": {
+                "init": "none",  # no pretraining stage here
                 "num_frames": 8,
                 "img_size": 32,
                 "model": {"width_mult": 0.35, "embed_dim": 32},

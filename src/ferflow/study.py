@@ -2,8 +2,10 @@
 
 A study (`study` in `params.yaml`) trains every compared model on every (fold, seed) cell: the IFDD variants
 on the video dataset's folds, and each DICE-FER setting as DICE-FER and as its baseline on the image dataset's
-fixed split (fold 0). A cell's parameters are its section with the study's overrides merged in and the cell's
-seed set, and nothing else of the study: adding a seed, a fold or another setting leaves every other cell's
+fixed split (fold 0). Settings whose baselines train with the same values (they differ only in DICE-FER's own
+keys, e.g. `delta`) share one baseline: the first of them listed trains it (`baseline_settings`). A cell's
+parameters are its section with the study's overrides merged in and the cell's seed set, and nothing else of
+the study: adding a seed, a fold or another setting (after the listed ones) leaves every other cell's
 parameters, and so its finished results, alone. Light imports only: Snakemake loads this at parse time.
 """
 
@@ -63,13 +65,27 @@ def cells(params: Params) -> list[Cell]:
         for seed in s.seeds
         for fold in study_folds(params)
     ]
+    shared = baseline_settings(params)
     found += [
         Cell("dicefer", model, setting, seed, 0)
         for setting in s.dicefer.settings
         for model in DICEFER_MODELS
+        if model == "dicefer" or shared[setting] == setting
         for seed in s.seeds
     ]
     return found
+
+
+def baseline_settings(params: Params) -> dict[str, str]:
+    """Each DICE-FER setting -> the setting whose baseline cells it is compared with: the first one listed
+    whose baseline trains with the same values (`jobs.dicefer_key`: the keys only DICE-FER reads, the
+    evaluation's and the runtime's leave the baseline alone), so that each distinct baseline trains once."""
+    first: dict[str, str] = {}
+    shared = {}
+    for setting in params.study.dicefer.settings:
+        key = json.dumps(jobs.dicefer_key(dicefer_params(params, setting, 0), "baseline"), sort_keys=True)
+        shared[setting] = first.setdefault(key, setting)
+    return shared
 
 
 def ifdd_params(params: Params, variant: str, seed: int) -> IFDDParams:

@@ -9,8 +9,10 @@ autoescaping on, and writes, each atomically (temporary name, then rename):
 - ``figures/<name>.png``: every figure of `FIGURES`, always (a small "not run" image when a section's inputs
   are absent), so that Snakemake can declare them as outputs for ``snakemake --report``.
 
-A section whose inputs are missing says "not run" and why; a file that exists but cannot be read says so with
-the error; neither stops the report. Model selection on the test fold is labelled optimistic wherever shown.
+A section whose inputs are missing says "not run" and why. Any other failure in a section (a file that exists
+but cannot be read, a bug) shows as an error box in its place, the rest of the report is still written, and
+then `build_report` raises: the failures, with their tracebacks, end the stage with a non-zero status.
+Model selection on the test fold is labelled optimistic wherever shown.
 """
 
 from __future__ import annotations
@@ -227,6 +229,7 @@ class _Builder:
         self.params = params
         self.figures: dict[str, bytes] = {}
         self.inputs: list[dict[str, Any]] = []
+        self.errors: list[Exception] = []
 
     # -- helpers
     def path(self, relative: Path | str) -> Path:
@@ -250,8 +253,9 @@ class _Builder:
     def section(self, name: str, gather: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         try:
             return gather()
-        except Exception as err:  # a broken input file must not take the whole report down
-            LOG.warning("report section %s: %s", name, err, exc_info=True)
+        except Exception as err:  # recorded, raised once the rest of the report is written
+            err.add_note(f"in the report's {name} section")
+            self.errors.append(err)
             return {"ran": False, "error": f"{type(err).__name__}: {err}"}
 
     # -- sections
@@ -633,6 +637,7 @@ class _Builder:
                 "mean": _diff(c["mean"], c["scale"]),
                 "bootstrap": interval(c, "bootstrap"),
                 "t": interval(c, "t_interval"),
+                "t_samples": interval(c, "t_samples_interval"),
                 "p": _num((c.get("wilcoxon") or {}).get("p")),
                 "p_note": (c.get("wilcoxon") or {}).get("note", ""),
                 "kind": c["interval"],
@@ -696,7 +701,7 @@ class _Builder:
                         "label": c["label"],
                         "pair": f"{c['a']} - {c['b']}",
                         "mean": c["mean"],
-                        "interval": c["bootstrap"] if c["interval"] == "bootstrap" else c["t_interval"],
+                        "interval": c["verdict_interval"],
                         "t": c["t_interval"],
                         "kind": c["interval"],
                         "scale": c["scale"],
@@ -931,8 +936,9 @@ def _version(name: str) -> str:
 
 
 # ------------------------------------------------------------------------------------------ rendering
-def collect(root: Path, params: Params) -> tuple[dict[str, Any], dict[str, bytes]]:
-    """Read every input under `root` and draw the figures: the template's context and the PNGs by name."""
+def collect(root: Path, params: Params) -> tuple[dict[str, Any], dict[str, bytes], list[Exception]]:
+    """Read every input under `root` and draw the figures: the template's context, the PNGs by name, and
+    the failures of the sections that could not be gathered (each shown as an error box in the context)."""
     builder = _Builder(Path(root), params)
     started = time.perf_counter()
     context = {
@@ -947,7 +953,7 @@ def collect(root: Path, params: Params) -> tuple[dict[str, Any], dict[str, bytes
         "inputs": builder.inputs,
     }
     LOG.info("report: gathered in %.1f s", time.perf_counter() - started)
-    return context, builder.figures
+    return context, builder.figures, builder.errors
 
 
 def _environment():
@@ -1020,9 +1026,13 @@ def build_report(root: Path, out_dir: Path, params: Params) -> tuple[Path, Path]
 
     Returns:
         The paths of the HTML and PDF files.
+
+    Raises:
+        ExceptionGroup: A section failed for another reason than absent inputs (the files are written first,
+            with an error box in that section's place).
     """
     out_dir = Path(out_dir)
-    context, pngs = collect(Path(root), params)
+    context, pngs, errors = collect(Path(root), params)
     html = render_html(context)
     for name, title in FIGURES.items():
         png = pngs.get(name) or F.placeholder(title, "its inputs were absent when the report was built")
@@ -1030,4 +1040,10 @@ def build_report(root: Path, out_dir: Path, params: Params) -> tuple[Path, Path]
     html_path, pdf_path = out_dir / "report.html", out_dir / "report.pdf"
     write_pdf(html, pdf_path)
     _write_atomic(html_path, html.encode("utf-8"))
+    if errors:
+        raise ExceptionGroup(
+            f"report: {len(errors)} section(s) failed; {html_path} and {pdf_path} were written with an error "
+            "box in their place",
+            errors,
+        )
     return html_path, pdf_path

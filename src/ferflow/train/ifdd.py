@@ -30,7 +30,7 @@ from ferflow.config import IFDDParams, ParamsError, variant_family
 from ferflow.data.datasets import ClipAugment, ClipDataset
 from ferflow.data.store import Store, StoreError, open_store
 from ferflow.evaluate.metrics import uar, war
-from ferflow.jobs import ifdd_key
+from ferflow.jobs import ifdd_key, torch_threads
 from ferflow.model_names import VIDEO_MODELS
 from ferflow.models import copy_backbone, create_model, model_arguments, resolved_arguments
 from ferflow.models.ifdd import lifting_loss
@@ -56,8 +56,9 @@ HISTORY = "history.json"
 
 
 def model_kwargs(p: IFDDParams, variant: str, num_classes: int) -> dict[str, Any]:
-    """Factory arguments for a variant: shared ones, IFDD's switches for the IFDD models, and the entries
-    of `ifdd.model` that the variant's factory takes (e.g. `embed_dim` reaches IFDD, not the baseline)."""
+    """Factory arguments for a variant: shared ones, IFDD's switches and its per-variant settings for the
+    IFDD models, and the entries of `ifdd.model` that the variant's factory takes (e.g. `embed_dim` reaches
+    IFDD, not the baseline)."""
     accepted = model_arguments(variant)
     # Checked against every video model: a job is given its own variant only (ferflow.jobs).
     unknown = sorted(k for k in p.model if not any(k in model_arguments(v) for v in VIDEO_MODELS))
@@ -70,13 +71,16 @@ def model_kwargs(p: IFDDParams, variant: str, num_classes: int) -> dict[str, Any
         "dropout": p.dropout,
         **{k: v for k, v in p.model.items() if k in accepted},
     }
-    if variant.startswith("ifdd_"):
+    settings = p.settings_for(variant)
+    if settings is not None:
         kwargs |= {
             "drop_path": p.drop_path,
             "split": p.split,
             "use_ladm": p.use_ladm,
-            "issm_sampling": p.issm_sampling,
-            "mlp_residual": p.mlp_residual,
+            "issm_sampling": settings.issm_sampling,
+            "mlp_residual": settings.mlp_residual,
+            "pool_init": settings.pool_init,
+            "ladm_input_norm": settings.ladm_input_norm,
         }
     return kwargs
 
@@ -168,8 +172,7 @@ def train_ifdd(
     other training identities and validate on that fold's (`fold_rows`): the test fold is not read."""
     t = p.train
     runtime = setup_runtime(t.device, t.amp)
-    if t.threads:
-        torch.set_num_threads(t.threads)
+    torch.set_num_threads(torch_threads(t.threads))
     out = Path(out)
     checkpoint_path = out / CHECKPOINT
     try:
@@ -213,6 +216,8 @@ def train_ifdd(
             else None
         )
         soft_ce = SoftTargetCrossEntropy()
+        settings = p.settings_for(variant)
+        reduction = settings.lifting_reduction if settings is not None else None  # a baseline has no lifting
 
         start_epoch, history, best = 0, [], {"score": -1.0, "epoch": -1}
         # What must match for a checkpoint to be resumed: the values this job's result depends on.
@@ -276,8 +281,8 @@ def train_ifdd(
                         else F.cross_entropy(logits.float(), y)
                     )
                     lift = (
-                        lifting_loss(features, p.lifting_weight, p.lifting_reduction)
-                        if p.lifting_weight
+                        lifting_loss(features, p.lifting_weight, reduction)
+                        if p.lifting_weight and reduction is not None
                         else 0.0
                     )
                     loss = cls + lift

@@ -410,7 +410,7 @@ class DiceFerParams(_Section):
     global_pool: Literal["flatten", "avg"] = "flatten"
     mu: Annotated[float, Field(ge=0.0)] = 0.5  # global MI weight
     nu: Annotated[float, Field(ge=0.0)] = 1.0  # local MI weight
-    delta: Annotated[float, Field(ge=0.0)] = 0.0  # L1 between the pair's codes; paper: 0.1 (docs/pretrain.md)
+    delta: Annotated[float, Field(ge=0.0)] = 0.1  # L1 between the pair's codes; paper: 0.1 (docs/dicefer.md)
     # Stage-1 epochs over which delta ramps linearly up from 0 (0: the paper's constant delta). From random
     # init the L1 term collapses E before the cross-MI takes off (docs/dicefer.md); a ramp lets MI lead.
     delta_warmup_epochs: Annotated[int, Field(ge=0)] = 0

@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.ferflow-installed
 CORES ?= all
 
-.PHONY: demo study test test-all lint install clean-env
+.PHONY: demo study test test-all test-slurm lint deps install clean-env
 
 demo: $(STAMP)  ## install, then run the whole pipeline on the embedded benchmark
 	$(BIN)/snakemake --cores $(CORES)
@@ -17,12 +17,19 @@ study: $(STAMP)  ## the folds x seeds grid with intervals and verdicts, then the
 test: $(STAMP)  ## install, then run the default test suite
 	$(BIN)/pytest
 
-test-all: $(STAMP)  ## also the slow tests
+test-all: $(STAMP)  ## also the slow tests and the SLURM tests
 	$(BIN)/pytest -m ""
+
+test-slurm: $(STAMP)  ## the SLURM profile on a one-node cluster started here (root; installs SLURM with apt)
+	$(BIN)/pytest -m slurm
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python scripts/lint_workflow.py
+	$(BIN)/python scripts/stage_sources.py --check
+
+deps: $(STAMP)  ## after an import changed: re-derive dvc.yaml's package deps and docs/measurements/stage_sources.md
+	$(BIN)/python scripts/stage_sources.py --write
 
 install: $(STAMP)
 

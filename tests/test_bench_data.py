@@ -1,13 +1,16 @@
-"""The data-stage benchmark writes every figure it measures (speed itself is never asserted)."""
+"""The data-stage benchmark writes every figure it measures, each consistent with the timings and counts
+recorded beside it (speed itself is never asserted)."""
 
 import json
 import math
 
 import numpy as np
+import pytest
 
 from ferflow.bench.data import bench_data, decode_all, decode_up_to_last
+from ferflow.config import SyntheticParams
 from ferflow.data.frames import decode_frames
-from ferflow.data.synthetic.generate import write_video
+from ferflow.data.synthetic.generate import make_plan, write_video
 
 
 def _positive(x: float) -> bool:
@@ -62,6 +65,73 @@ def test_bench_data_quick(tmp_path):
         "loader_meets_target",
     ):
         assert isinstance(result["targets"][key], bool)
+    _check_values(result)
+
+
+def _median(values) -> float:
+    return float(np.median(values))
+
+
+def approx(value: float) -> object:
+    """Equal up to the rounding of the figures and of the timings they are recomputed from."""
+    return pytest.approx(value, rel=1e-3)
+
+
+def _check_values(result: dict) -> None:
+    """Every derived figure recomputed from what the benchmark recorded beside it, and the counts from the
+    settings and the clips the benchmark renders (the tiny plan's first clips)."""
+    s = result["settings"]
+    plan = make_plan(SyntheticParams(size="tiny", seed=s["seed"]))
+    short = np.array([c.n_frames for c in plan.clips[: s["short_clips"]]])
+    lengths = {"short": short, "long": np.full(s["long_clips"], s["long_frames"])}
+    for name, section in result["extraction"].items():
+        n, rounds = section["clips"], section["seconds_per_round"]
+        assert n == len(lengths[name])
+        assert section["frames_per_clip"] == {
+            "min": int(lengths[name].min()),
+            "max": int(lengths[name].max()),
+            "mean": round(float(lengths[name].mean()), 2),
+        }
+        assert section["full_decode"]["clips_per_s"] == approx(n / _median(rounds["full_decode"]))
+        for mode in ("uniform", "contiguous"):
+            ours, seq = np.array(rounds[f"ferflow_{mode}"]), np.array(rounds[f"up_to_last_{mode}"])
+            figures = section[mode]
+            assert figures["ferflow_clips_per_s"] == approx(n / _median(ours))
+            assert figures["ferflow_time_over_up_to_last"] == approx(_median(ours / seq))
+            assert figures["ferflow_time_over_full_decode"] == approx(
+                _median(ours / np.array(rounds["full_decode"]))
+            )
+        # a uniform sample's last frame is the centre of the last of 16 equal segments
+        last = np.floor((s["num_frames"] - 0.5) * lengths[name] / s["num_frames"]) + 1
+        assert section["uniform"]["frames_decoded_per_clip"]["up_to_last"] == round(float(last.mean()), 2)
+    # the centred 16-frame window of a 96-frame clip ends at frame 56 + 16 = 72 - seeking decodes fewer
+    contiguous = result["extraction"]["long"]["contiguous"]["frames_decoded_per_clip"]
+    assert contiguous["up_to_last"] == (s["long_frames"] - s["num_frames"]) // 2 + s["num_frames"]
+    assert contiguous["ferflow"] < contiguous["up_to_last"]
+
+    alignment = result["alignment"]
+    assert alignment["frames"] == int(short[: s["align_clips"]].sum())
+    for size, rate in alignment["frames_per_s"].items():
+        assert rate == approx(alignment["frames"] / _median(alignment["seconds_per_round"][size]))
+
+    for loader in result["loader"].values():
+        batches = s["store_clips"] // s["batch_size"]  # drop_last
+        assert loader["clips_timed"] == s["epochs"] * batches * s["batch_size"]
+        assert loader["clips_per_s"] == approx(loader["clips_timed"] / loader["seconds"])
+        profile = loader["profile_ms_per_clip"]
+        assert profile["total"] == pytest.approx(sum(v for k, v in profile.items() if k != "total"), abs=0.01)
+        assert loader["single_thread_bound_clips_per_s"] == approx(1e3 / profile["total"])
+
+    targets = result["targets"]
+    worst = max(
+        sec[m]["ferflow_time_over_up_to_last"]
+        for sec in result["extraction"].values()
+        for m in sec
+        if m in ("uniform", "contiguous")
+    )
+    assert targets["extraction_worst_time_over_up_to_last"] == worst
+    assert targets["extraction_within_up_to_last_target"] == (worst <= 1.2)
+    assert targets["loader_meets_target"] == (result["loader"]["112"]["clips_per_s"] >= 100.0)
 
 
 def test_baselines_decode_the_same_frames(tmp_path):

@@ -74,6 +74,21 @@ CASES = {
         1,
         "--model-kwargs: not valid JSON (",
     ),
+    "bench feed": (
+        ["bench", "feed", "--out", "b.json", "--model-kwargs", "{bad"],
+        1,
+        "--model-kwargs: not valid JSON (",
+    ),
+    "bench feed kwargs": (
+        ["bench", "feed", "--out", "b.json", "--model-kwargs", "[0.5]"],
+        1,
+        "--model-kwargs: expected a JSON object of factory arguments; e.g.",
+    ),
+    "summarize-pretrain": (
+        ["summarize-pretrain", "--metrics", "m.json", "--out", "s.json"],
+        1,
+        "m.json: no such file or folder; check the path",
+    ),
     "gpu-run": (["gpu-run", "--gpus", "1"], 1, "gpu-run: no stage given; put it after --, e.g."),
     "data check": (
         ["data", "check", "--kind", "clips"],
@@ -94,17 +109,46 @@ def test_a_user_error_is_one_line(project: Path, name: str, capsys: pytest.Captu
         assert err.count("\n") == 1
 
 
-def test_bad_arguments_are_argparse_errors(project: Path, capsys: pytest.CaptureFixture) -> None:
-    for argv in (
-        ["train-ifdd", "--store", "clips", "--variant", "ifdd_resnet", "--out", "r"],
-        ["evaluate-ifdd", "--model", "m.pt", "--store", "clips", "--out", "e", "--device", "gpu"],
-    ):
-        with pytest.raises(SystemExit) as exit_:
-            main(argv)
-        assert exit_.value.code == 2
+ARGUMENT_ERRORS = {  # the command line -> the start of its one-line error
+    "train-ifdd --store clips --variant ifdd_resnet --out r": (
+        "train-ifdd: argument --variant: invalid choice: 'ifdd_resnet'"
+    ),
+    "evaluate-ifdd --model m.pt --store clips --out e --device gpu": (
+        "evaluate-ifdd: argument --device: expected auto, cpu, cuda or cuda:N"
+    ),
+    "bench feed --out b.json --variant ifdd_mvti": "bench: argument --variant: invalid choice: 'ifdd_mvti'",
+    "predict a.mp4 --checkpoint m.pt --device gpu": (
+        "predict: argument --device: expected auto, cpu, cuda or cuda:N"
+    ),
+    "pretrain --trunk resnet18 --img-size 0": "pretrain: argument --img-size: must be above 0, got 0;",
+    "pretrain --trunk mobilenetv2 --width-mult 0": "pretrain: argument --width-mult: must be above 0, got 0;",
+    "": "the following arguments are required: STAGE; see `ferflow --help`",
+}
+
+
+@pytest.mark.parametrize("command", ARGUMENT_ERRORS)
+def test_a_bad_argument_is_one_line(project: Path, capsys: pytest.CaptureFixture, command: str) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(command.split())
+    assert exit_.value.code == 2
     err = capsys.readouterr().err
-    assert "argument --variant: invalid choice: 'ifdd_resnet'" in err
-    assert "argument --device: expected auto, cpu, cuda or cuda:N" in err
+    assert err.startswith(f"ferflow: {ARGUMENT_ERRORS[command]}") and err.count("\n") == 1, err
+
+
+def test_a_corrupt_init_file_is_one_line(project: Path, capsys: pytest.CaptureFixture) -> None:
+    (project / "bad.pt").write_bytes(b"not a weights file")
+    argv = ["train-dicefer", "--params-json", '{"dicefer": {"init": "bad.pt"}}', "--model", "baseline"]
+    assert main([*argv, "--store", "images", "--out", "d"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("ferflow: init bad.pt: bad.pt is not a loadable PyTorch weight file (")
+    assert err.count("\n") == 1 and "give a file saved with torch.save(model.state_dict(), ...)" in err
+
+
+def test_summarize_pretrain_ends_with_status_zero(project: Path) -> None:
+    metrics = project / "metrics.json"
+    metrics.write_text('{"trunk": "resnet18", "verification": {"accuracy": 0.9, "pairs": 10}}')
+    assert main(["summarize-pretrain", "--metrics", str(metrics), "--out", "summary.json"]) == 0
+    assert (project / "summary.json").read_text().count("0.9") == 1
 
 
 def test_debug_shows_the_traceback(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:

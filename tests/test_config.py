@@ -1,12 +1,15 @@
-"""Parameter validation: every error names the key's full path and what was expected."""
+"""Parameter validation: every error names the key's full path and what was expected; the schema's defaults
+are params.yaml's."""
 
+import copy
 from pathlib import Path
 
 import pytest
 import yaml
+from pydantic import BaseModel
 
 from ferflow.cli import main
-from ferflow.config import ParamsError, load_params, validate_params
+from ferflow.config import Params, ParamsError, load_params, validate_params
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -14,6 +17,50 @@ REPO = Path(__file__).resolve().parents[1]
 def test_repository_params_are_valid():
     params = load_params(REPO / "params.yaml")
     assert params.synthetic.size == "demo"
+
+
+def _leaves(value, prefix=""):
+    if isinstance(value, dict) and value:
+        for key, sub in value.items():
+            yield from _leaves(sub, f"{prefix}{key}.")
+    else:
+        yield prefix.rstrip("."), value
+
+
+def _schema_keys(raw: dict, model: type[BaseModel] = Params, prefix: str = "") -> list[str]:
+    """Every key of a parameter mapping that the schema defines: its sections and the keys inside them. A
+    value that is a mapping of its own (`ifdd.model`'s factory arguments, dataset `options`, a study's
+    overrides and settings) is one key: its entries are values the schema cannot know."""
+    keys = []
+    for name, value in raw.items():
+        keys.append(f"{prefix}{name}")
+        sub = model.model_fields[name].annotation
+        if isinstance(sub, type) and issubclass(sub, BaseModel) and isinstance(value, dict):
+            keys += _schema_keys(value, sub, f"{prefix}{name}.")
+    return keys
+
+
+def test_the_schemas_defaults_are_the_repository_params():
+    """One source of defaults: a key left out of a parameter file takes the value params.yaml shows."""
+    shipped = dict(_leaves(load_params(REPO / "params.yaml").model_dump(mode="json")))
+    defaults = dict(_leaves(Params().model_dump(mode="json")))
+    differing = {k: (defaults.get(k), shipped.get(k)) for k in shipped.keys() | defaults.keys()}
+    assert {k: v for k, v in differing.items() if v[0] != v[1]} == {}, "(schema default, params.yaml)"
+
+
+def test_removing_any_key_from_params_yaml_resolves_the_same_parameters():
+    raw = yaml.safe_load((REPO / "params.yaml").read_text())
+    resolved = validate_params(raw).model_dump(mode="json")
+    keys = _schema_keys(raw)
+    assert len(keys) > 150 and "ifdd.train.epochs" in keys and "dicefer.runtime.threads" in keys
+    for key in keys:
+        pruned = copy.deepcopy(raw)
+        *parents, last = key.split(".")
+        node = pruned
+        for part in parents:
+            node = node[part]
+        del node[last]
+        assert validate_params(pruned, "params.yaml").model_dump(mode="json") == resolved, key
 
 
 @pytest.mark.parametrize(
@@ -120,6 +167,17 @@ def test_video_model_names_match_the_registry():
             ["ifdd.variants: not video models: ['ifdd_resnet']; known: ifdd_mvit, ifdd_mobilenetv2"],
         ),
         (
+            {"ifdd": {"model": {"pool_init": "mean", "width_mult": 0.5}}},
+            ["ifdd.model: ['pool_init'] set by the section itself (ifdd.pool_init), not by model; move them"],
+        ),
+        (
+            {"ifdd": {"issm_sampling": "exakt", "ladm_input_norm": {"vit": True}}},
+            [
+                "ifdd.issm_sampling: Input should be 'shifted' or 'exact' (got 'exakt')",
+                "ifdd.ladm_input_norm.vit: Input should be 'mobilenetv2' or 'mvit' (got 'vit')",
+            ],
+        ),
+        (
             {"ifdd": {"train": {"device": "gpu"}}, "dicefer": {"runtime": {"device": "cuda:x"}}},
             [
                 "ifdd.train.device: expected auto, cpu, cuda or cuda:N (N a GPU index) (got 'gpu')",
@@ -158,7 +216,10 @@ def test_video_model_names_match_the_registry():
             ],
         ),
         (
-            {"data": {"video": {"dataset": "ferv39k", "root": ".", "options": {"media": "video"}}}},
+            {
+                "data": {"video": {"dataset": "ferv39k", "root": ".", "options": {"media": "video"}}},
+                "ifdd": {"folds": None},  # FERV39k has one split
+            },
             ["data.video.options.media_dir: FERV39k videos need it"],
         ),
     ],

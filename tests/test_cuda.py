@@ -237,8 +237,11 @@ def test_gpu_run_gives_a_second_job_another_device_or_makes_it_wait(device, tmp_
             got = devices_of_job()
             assert got is not None and got != held and set(got) <= set(ids), (held, got)
         else:
-            time.sleep(6)  # gpu-run polls every 2 s: long enough for it to have taken a free slot
-            assert job.poll() is None and devices_of_job() is None, log.read_text()
+            deadline = time.monotonic() + 300
+            while "waiting for 1 free GPU slot(s)" not in log.read_text():  # gpu-run found the slot taken
+                assert job.poll() is None and time.monotonic() < deadline, log.read_text()
+                time.sleep(0.1)
+            assert devices_of_job() is None, log.read_text()
     if len(ids) == 1:
         assert job.wait(timeout=300) == 0, log.read_text()
         assert devices_of_job() == held

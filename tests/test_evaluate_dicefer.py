@@ -43,6 +43,7 @@ def work(tmp_path_factory):
     p = validate_params(
         {
             "dicefer": {
+                "init": "none",  # no pretraining stage here
                 "img_size": 32,
                 "code_dim": CODE_DIM,
                 "classifier_hidden": [16, 16],

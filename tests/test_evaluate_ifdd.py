@@ -22,6 +22,7 @@ PARAMS = validate_params(
         "synthetic": {"size": "tiny"},
         "data": {"shards": 1},
         "ifdd": {
+            "init": "none",  # no pretraining stage here
             "img_size": 64,
             "model": {"width_mult": 0.35, "embed_dim": 32},
             "train": {"epochs": 1, "batch_size": 4, "lr": 1e-3, "warmup_epochs": 0.5, "num_workers": 0},

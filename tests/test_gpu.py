@@ -3,7 +3,6 @@
 import multiprocessing as mp
 import os
 import signal
-import time
 
 import pytest
 
@@ -17,24 +16,27 @@ def fake_gpus(tmp_path, monkeypatch):
     return tmp_path / "locks"
 
 
-def _hold(lock_dir, count, queue, seconds):
+def _hold(lock_dir, count, queue, release):
+    """Hold `count` slots until `release` is set (or the process is killed)."""
     with gpu.gpu_slots(count, lock_dir, timeout=30, poll=0.05) as ids:
         queue.put(ids)
-        time.sleep(seconds)
+        release.wait(timeout=120)
 
 
 def test_two_jobs_get_different_devices(fake_gpus):
-    queue = mp.get_context("fork").Queue()
-    jobs = [mp.get_context("fork").Process(target=_hold, args=(fake_gpus, 1, queue, 1.0)) for _ in range(2)]
+    ctx = mp.get_context("fork")
+    queue, release = ctx.Queue(), ctx.Event()
+    jobs = [ctx.Process(target=_hold, args=(fake_gpus, 1, queue, release)) for _ in range(2)]
     for job in jobs:
         job.start()
-    got = sorted(queue.get(timeout=20) for _ in jobs)
+    got = sorted(queue.get(timeout=60) for _ in jobs)  # both hold a slot at once: neither let go yet
+    release.set()
     for job in jobs:
         job.join()
     assert got == [["0"], ["1"]]
 
 
-def test_third_job_waits_until_a_slot_frees(fake_gpus):
+def test_third_job_waits_until_a_slot_frees(fake_gpus, capfd):
     with gpu.gpu_slots(2, fake_gpus) as ids:
         assert ids == ["0", "1"]
         with (
@@ -42,6 +44,8 @@ def test_third_job_waits_until_a_slot_frees(fake_gpus):
             gpu.gpu_slots(1, fake_gpus, timeout=0.2, poll=0.05),
         ):
             pass
+    # said once, however long it waits: the job's log shows why it has not started
+    assert capfd.readouterr().err.count("waiting for 1 free GPU slot(s) among ['0', '1']") == 1
     with gpu.gpu_slots(1, fake_gpus, timeout=1) as ids:
         assert ids == ["0"]
 
@@ -49,7 +53,7 @@ def test_third_job_waits_until_a_slot_frees(fake_gpus):
 def test_killed_job_frees_its_slot(fake_gpus):
     ctx = mp.get_context("fork")
     queue = ctx.Queue()
-    job = ctx.Process(target=_hold, args=(fake_gpus, 2, queue, 60))
+    job = ctx.Process(target=_hold, args=(fake_gpus, 2, queue, ctx.Event()))  # never released: killed
     job.start()
     assert queue.get(timeout=20) == ["0", "1"]
     os.kill(job.pid, signal.SIGKILL)

@@ -2,12 +2,7 @@
 
 import numpy as np
 import pytest
-from sklearn.metrics import (
-    accuracy_score,
-    balanced_accuracy_score,
-    precision_recall_fscore_support,
-    recall_score,
-)
+from sklearn.metrics import balanced_accuracy_score
 
 from ferflow.evaluate.metrics import (
     confusion,
@@ -31,10 +26,26 @@ def _random_predictions(seed: int, n: int = 300, k: int = 7) -> tuple[np.ndarray
     return y_true, y_pred
 
 
+# Hand-counted: class 0 has 3 samples (2 right) and is predicted 3 times; class 1: 2 (1 right), predicted
+# twice; class 2: 4 (2 right), predicted 3 times; class 3: 1 (right), predicted twice.
+Y_TRUE = np.array([0, 0, 0, 1, 1, 2, 2, 2, 2, 3])
+Y_PRED = np.array([0, 1, 0, 1, 2, 2, 2, 0, 3, 3])
+RECALL = [2 / 3, 1 / 2, 2 / 4, 1 / 1]
+PRECISION = [2 / 3, 1 / 2, 2 / 3, 1 / 2]
+F1 = [2 / 3, 1 / 2, 4 / 7, 2 / 3]  # 2PR / (P + R)
+
+
+def test_war_uar_by_hand() -> None:
+    assert war(Y_TRUE, Y_PRED) == pytest.approx(6 / 10)
+    assert uar(Y_TRUE, Y_PRED) == pytest.approx(np.mean(RECALL)) == pytest.approx(2 / 3)
+
+
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_war_uar_match_sklearn(seed: int) -> None:
+def test_war_uar_on_random_predictions(seed: int) -> None:
     y_true, y_pred = _random_predictions(seed)
-    assert war(y_true, y_pred) == pytest.approx(accuracy_score(y_true, y_pred))
+    assert war(y_true, y_pred) == pytest.approx(np.mean(y_true == y_pred))
+    recalls = [np.mean(y_pred[y_true == c] == c) for c in np.unique(y_true)]
+    assert uar(y_true, y_pred) == pytest.approx(np.mean(recalls))
     assert uar(y_true, y_pred) == pytest.approx(balanced_accuracy_score(y_true, y_pred))
     assert uar(y_true, y_pred) != pytest.approx(war(y_true, y_pred))  # imbalanced: they differ
 
@@ -47,14 +58,16 @@ def test_uar_ignores_classes_absent_from_truth() -> None:
         assert uar(y_true, y_pred) == pytest.approx(balanced_accuracy_score(y_true, y_pred))
 
 
-def test_per_class_recall_and_macro_prf() -> None:
-    y_true, y_pred = _random_predictions(4)
-    expected = recall_score(y_true, y_pred, average=None)
-    np.testing.assert_allclose(per_class_recall(y_true, y_pred, 7), expected)
+def test_per_class_recall_and_macro_prf_by_hand() -> None:
+    np.testing.assert_allclose(per_class_recall(Y_TRUE, Y_PRED, 4), RECALL)
     recalls = per_class_recall(np.array([0, 0, 1]), np.array([0, 1, 1]), num_classes=4)
     np.testing.assert_allclose(recalls, [0.5, 1.0, 0.0, 0.0])
-    p, r, f, _ = precision_recall_fscore_support(y_true, y_pred, average="macro")
-    assert macro_prf(y_true, y_pred) == pytest.approx({"precision": p, "recall": r, "f1": f})
+    expected = {"precision": np.mean(PRECISION), "recall": np.mean(RECALL), "f1": np.mean(F1)}
+    assert macro_prf(Y_TRUE, Y_PRED) == pytest.approx(expected)
+    assert expected == pytest.approx({"precision": 7 / 12, "recall": 2 / 3, "f1": 101 / 168})
+    # class 2 only predicted: it counts, with precision 0 and recall 0 (0/0 counts as 0)
+    only_predicted = macro_prf(np.array([0, 0, 1]), np.array([0, 2, 1]))
+    assert only_predicted == pytest.approx({"precision": 2 / 3, "recall": 1 / 2, "f1": (2 / 3 + 1) / 3})
     with pytest.raises(ValueError, match=r"\[0, 2\)"):
         per_class_recall(np.array([0, 3]), np.array([0, 1]), num_classes=2)
 

@@ -239,4 +239,5 @@ def test_init_per_family_and_the_trunks_to_pretrain():
         p.ifdd.init_for("ifdd_mvit") == "kinetics400" and p.ifdd.init_for("baseline_mobilenetv2") == "faceid"
     )
     assert faceid_trunks(p) == ["mobilenetv2", "resnet18"]
-    assert faceid_trunks(validate_params({})) == []
+    assert faceid_trunks(validate_params({"ifdd": {"init": "none"}, "dicefer": {"init": "none"}})) == []
+    assert faceid_trunks(validate_params({})) == ["mobilenetv2", "resnet18"]  # params.yaml's starts

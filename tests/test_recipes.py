@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from ferflow.cli import main
-from ferflow.config import load_params
+from ferflow.config import load_params, validate_params
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -96,3 +96,100 @@ def test_dvc_sees_what_a_recipe_changed(project: Path) -> None:
     diff = json.loads(run(str(BIN / "dvc"), "params", "diff", "--json"))["params.yaml"]
     assert diff["ifdd.train.epochs"] == {"old": 8, "new": 100, "diff": 92}
     assert diff["data.video.dataset"] == {"old": "synthetic", "new": "dfew"}
+
+
+# ---------------------------------------------------------------------------- the released code, per variant
+#: The released code's model and loss settings, written out from shared/spec/ifdd.md (not from ferflow's
+#: tables): the factory's arguments, the losses and the optimisation.
+RELEASED_MODEL = {
+    "img_size": 224,
+    "drop_path": 0.2,
+    "dropout": 0.5,
+    "split": "issm",
+    "use_ladm": True,
+    "issm_sampling": "shifted",  # g = 2 idx / (T - 1) - 1 sampled with align_corners=False
+    "mlp_residual": False,  # no residual around LADM's last MLP
+    "pool_init": "default",  # nn.Linear(196, 1)'s own initialisation
+    "ladm_input_norm": True,  # X_S and X_D LayerNormed first
+}
+RELEASED_LOSS = {
+    "lifting_weight": 0.1,
+    "lifting_reduction": "sum",  # the per-sample means summed over the batch
+    "mixup": {
+        "enabled": True,
+        "mixup_alpha": 0.8,
+        "cutmix_alpha": 1.0,
+        "prob": 1.0,
+        "switch_prob": 0.5,
+        "label_smoothing": 0.1,
+    },
+}
+RELEASED_OPTIM = {
+    "epochs": 100,
+    "batch_size": 16,
+    "lr": 5e-5,
+    "weight_decay": 1e-3,
+    "warmup_epochs": 10,
+    "min_lr_ratio": 0.01,
+}
+RELEASED_DATA = {  # frames and train augmentation per dataset
+    "ifdd_dfew": {"num_frames": 16, "augment": {"scale": [0.5, 1.0], "flip": 0.5, "jitter": 0.4}},
+    "ifdd_ferv39k": {"num_frames": 16, "augment": {"scale": [0.8, 1.0], "flip": 0.5, "jitter": 0.0}},
+    "ifdd_mafw": {"num_frames": 32, "augment": {"scale": [0.5, 1.0], "flip": 0.5, "jitter": 0.4}},
+}
+
+
+def _factory_arguments(p, variant: str) -> dict:
+    """Every argument the variant is built with: what the trainer passes over the factory's defaults (what
+    its model.pt records)."""
+    from ferflow.models.registry import resolved_arguments
+    from ferflow.train.ifdd import model_kwargs
+
+    arguments = resolved_arguments(variant, model_kwargs(p, variant, num_classes=7))
+    return {k: v for k, v in arguments.items() if k not in ("num_classes", "backbone_weights")}
+
+
+@pytest.mark.parametrize("recipe", sorted(RELEASED_DATA))
+def test_an_ifdd_recipe_trains_the_released_code(project: Path, recipe: str) -> None:
+    """Applied to the demo's params.yaml (whose MobileNetV2 settings differ), each IFDD recipe gives
+    `ifdd_mvit` every model, loss and optimisation setting of the released code."""
+    root = {"ifdd_dfew": "DFEW", "ifdd_ferv39k": "FERV39k", "ifdd_mafw": "MAFW"}[recipe]
+    assert main(["recipe", "apply", recipe, "--root", root]) == 0
+    p = load_params(project / "params.yaml").ifdd
+    data = RELEASED_DATA[recipe]
+    assert _factory_arguments(p, "ifdd_mvit") == RELEASED_MODEL | {"num_frames": data["num_frames"]}
+    settings = p.settings_for("ifdd_mvit")
+    assert settings is not None
+    loss = {"lifting_weight": p.lifting_weight, "lifting_reduction": settings.lifting_reduction}
+    assert loss | {"mixup": p.mixup.model_dump()} == RELEASED_LOSS
+    assert p.train.model_dump(include=set(RELEASED_OPTIM)) == RELEASED_OPTIM
+    assert p.augment.model_dump(exclude={"where"}) == data["augment"]
+
+
+def test_each_variant_resolves_its_own_settings_unless_overridden(project: Path) -> None:
+    """The demo's params.yaml: `ifdd_mvit`, if added, keeps the released per-variant settings while the
+    MobileNetV2 variant keeps its documented choices (and the demo's MLP residual); a value set for every
+    variant, or for one family, overrides them."""
+    raw = yaml.safe_load((project / "params.yaml").read_text())
+    raw["ifdd"]["variants"] += ["ifdd_mvit"]
+    raw["ifdd"]["init"] = {"mobilenetv2": "faceid", "mvit": "none"}
+    p = validate_params(raw).ifdd
+    mvit, mobilenet = _factory_arguments(p, "ifdd_mvit"), _factory_arguments(p, "ifdd_mobilenetv2")
+    per_variant = ("issm_sampling", "mlp_residual", "pool_init", "ladm_input_norm")
+    assert {k: mvit[k] for k in per_variant} == {k: RELEASED_MODEL[k] for k in per_variant}
+    assert {k: mobilenet[k] for k in per_variant} == {
+        "issm_sampling": "exact",
+        "mlp_residual": True,  # the demo's {mobilenetv2: true}
+        "pool_init": "mean",
+        "ladm_input_norm": False,
+    }
+    assert p.settings_for("ifdd_mvit").lifting_reduction == "sum"
+    assert p.settings_for("ifdd_mobilenetv2").lifting_reduction == "mean"
+    assert p.settings_for("baseline_mobilenetv2") is None
+
+    raw["ifdd"] |= {"issm_sampling": "exact", "pool_init": {"mvit": "mean"}, "lifting_reduction": "mean"}
+    p = validate_params(raw).ifdd
+    assert _factory_arguments(p, "ifdd_mvit")["issm_sampling"] == "exact"
+    assert _factory_arguments(p, "ifdd_mvit")["pool_init"] == "mean"
+    assert _factory_arguments(p, "ifdd_mobilenetv2")["pool_init"] == "mean"  # its own, not named
+    assert p.settings_for("ifdd_mvit").lifting_reduction == "mean"

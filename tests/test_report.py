@@ -9,19 +9,22 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
+from ferflow.cli import main
 from ferflow.config import Params, validate_params
 from ferflow.data.store import write_store
 from ferflow.evaluate import metrics as M
 from ferflow.evaluate.stats import VERDICT_RULE, summarize_study
 from ferflow.report import FIGURES, build_report
 from ferflow.report import figures as report_figures
-from ferflow.report.build import collect, render_html
+from ferflow.report.build import _Builder, collect, render_html
 from ferflow.study import cells
 
 HOSTILE = "<script>alert(1)</script>"
 CLASSES = ["Happy", "Sad", HOSTILE, "Fe$ar $x^2$"]  # a script tag and mathtext that must stay text
 UAR = 0.4321  # ifdd_mobilenetv2, fold 1: shows as 43.21
+CONTROL_UAR = 0.8642  # control_dynamics, both folds
 MIG = 0.6789
 pytestmark = pytest.mark.filterwarnings("ignore:HarfBuzz-Subset:DeprecationWarning")
 SECTIONS = (
@@ -45,7 +48,7 @@ def _params() -> Params:
         {
             "synthetic": {"size": "tiny"},
             "ifdd": {
-                "variants": ["ifdd_mobilenetv2", "baseline_mobilenetv2"],
+                "variants": ["ifdd_mobilenetv2", "baseline_mobilenetv2", "control_dynamics"],
                 "folds": [1, 2],
                 "init": "faceid",
             },
@@ -61,11 +64,13 @@ def _confusion(k: int, rng: np.random.Generator) -> tuple[list, list]:
 
 def _ifdd(root: Path, rng: np.random.Generator) -> None:
     summary = {}
-    for variant, selection in (("ifdd_mobilenetv2", "last"), ("baseline_mobilenetv2", "test")):
+    runs = (("ifdd_mobilenetv2", "last"), ("baseline_mobilenetv2", "test"), ("control_dynamics", "last"))
+    for variant, selection in runs:
         folds = {}
         for fold in (1, 2):
             run = root / "results" / "ifdd" / variant / f"fold_{fold}"
             uar = UAR if (variant, fold) == ("ifdd_mobilenetv2", 1) else float(rng.uniform(0.2, 0.4))
+            uar = CONTROL_UAR if variant == "control_dynamics" else uar
             war = float(rng.uniform(0.3, 0.5))
             raw, norm = _confusion(len(CLASSES), rng)
             metrics = {
@@ -394,6 +399,9 @@ def test_numbers_sections_and_optimistic_label(built):
     assert "not comparable to the embedded benchmark" in text
     assert "Macro avg" in text
     assert "44.8 % / 32.9 % / 97.6 %" in text  # the benchmark's landmark probes
+    bounds = text.split("Bounds: what the benchmark allows")[1].split("</table>")[0]
+    assert re.search(r"true landmarks, peak change from the clip&#39;s median.*?97\.6", bounds, re.S)
+    assert re.search(r"control_dynamics: dynamics control .*?86\.42", bounds, re.S)
     assert "87.65 ± 2.00" in text and "cosface: cosine margin 0.35" in text  # the pretrained trunks
     assert VERDICT_RULE.replace("'", "&#39;") in text
     assert "UAR, ifdd_mobilenetv2 vs baseline_mobilenetv2: ifdd_mobilenetv2 better than" in text
@@ -431,7 +439,7 @@ def test_missing_inputs_give_not_run_sections(tmp_path):
     text = html.read_text()
     assert pdf.read_bytes().startswith(b"%PDF")
     assert text.count("Not run") >= 5
-    assert "Could not be read" not in text
+    assert "Failed" not in text
     assert "data:image" not in text
     for title in SECTIONS:
         assert title in text
@@ -439,16 +447,36 @@ def test_missing_inputs_give_not_run_sections(tmp_path):
     assert sorted(p.stem for p in (tmp_path / "out" / "figures").glob("*.png")) == sorted(FIGURES)
 
 
-def test_a_broken_file_is_reported_not_raised(tmp_path):
+def test_a_broken_file_fails_the_report_after_writing_the_rest(tmp_path, monkeypatch):
     root = tmp_path / "project"
     _dicefer(root, np.random.default_rng(1))
     (root / "results" / "ifdd").mkdir(parents=True)
     (root / "results" / "ifdd" / "summary.json").write_text("{ not json")
-    context, figures = collect(root, _params())
+    context, figures, errors = collect(root, _params())
     text = render_html(context)
-    assert "Could not be read" in text and "summary.json" in text
+    assert "Failed (the report stage exits with this error)" in text and "summary.json" in text
     assert "dicefer_tsne" in figures and "ifdd_uar_war" not in figures
     assert f"{MIG:.3f}" in text
+    assert [e.__notes__ for e in errors] == [["in the report's ifdd section"]]
+    # the command: a traceback and a non-zero status (not a one-line user error), the files written anyway
+    (root / "params.yaml").write_text(yaml.safe_dump(_params().model_dump(mode="json")))
+    monkeypatch.chdir(root)
+    with pytest.raises(ExceptionGroup, match=r"report: 1 section\(s\) failed") as raised:
+        main(["report", "--root", ".", "--out", "out"])
+    assert "summary.json" in str(raised.value.exceptions[0])
+    assert (root / "out" / "report.pdf").read_bytes().startswith(b"%PDF")
+    assert "Failed (the report stage" in (root / "out" / "report.html").read_text()
+
+
+def test_a_bug_in_a_section_is_a_failure_not_a_not_run(tmp_path, monkeypatch):
+    def broken(self):
+        return {"ran": True, "rows": [1 / 0]}
+
+    monkeypatch.setattr(_Builder, "study", broken)
+    context, _, errors = collect(tmp_path / "empty", _params())
+    assert [type(e) for e in errors] == [ZeroDivisionError]
+    assert context["study"]["error"] == "ZeroDivisionError: division by zero"
+    assert context["ifdd"]["ran"] is False and "error" not in context["ifdd"]  # absent: not run
 
 
 def test_every_figure_has_a_caption_for_snakemake_report():

@@ -7,15 +7,23 @@ import json
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
+from test_stats import CLASSES, _write_cell
 from test_workflow import TINY_PARAMS, snakemake
 
 from ferflow.config import validate_params
 from ferflow.evaluate.stats import summarize_study
-from ferflow.study import Cell, cell_params_json, cells, study_folds
+from ferflow.study import Cell, cell_params_json, cells, shared_settings, study_folds
 
-STUDY = {"seeds": [0], "folds": [1], "dicefer": {"settings": {"demo": {}}, "compare": []}}
+#: IFDD and its baseline only (the demo's grid adds the controls, ablations and null control)
+TWO_MODELS = {
+    "variants": ["ifdd_mobilenetv2", "baseline_mobilenetv2"],
+    "settings": {},
+    "compare": [["ifdd_mobilenetv2", "baseline_mobilenetv2"]],
+}
+STUDY = {"seeds": [0], "folds": [1], "ifdd": TWO_MODELS, "dicefer": {"settings": {"demo": {}}, "compare": []}}
 
 
 def _params(**study):
@@ -26,7 +34,9 @@ def _params(**study):
 
 def test_cells_cover_the_grid():
     params = _params(
-        seeds=[0, 1], folds=None, dicefer={"settings": {"a": {}, "b": {}}, "compare": [["a", "b"]]}
+        seeds=[0, 1],
+        folds=None,
+        dicefer={"settings": {"a": {}, "b": {"lr": 2e-4}}, "compare": [["a", "b"]]},
     )
     assert study_folds(params) == [1, 2, 3, 4, 5]  # the benchmark's folds, like DFEW's
     found = cells(params)
@@ -104,7 +114,7 @@ def test_image_controls_join_a_study_and_its_pairs():
 def test_the_summary_compares_the_pairs_of_every_setting(tmp_path):
     params = _params(
         dicefer={
-            "settings": {"a": {}, "b": {}},
+            "settings": {"a": {}, "b": {"batch_size": 16}},  # b changes what both models train with
             "compare": [],
             "models": ["baseline", "control_image_static"],
             "pairs": [["control_image_static", "baseline"]],
@@ -119,6 +129,56 @@ def test_the_summary_compares_the_pairs_of_every_setting(tmp_path):
     summary = summarize_study(params, tmp_path, tmp_path / "summary.json")
     pairs = {(c["a"], c["b"]) for c in summary["comparisons"] if c["family"] == "dicefer"}
     assert pairs == {("control_image_static[a]", "baseline[a]"), ("control_image_static[b]", "baseline[b]")}
+
+
+SETTINGS = {
+    "ifdd_fixed": {"model": "ifdd_mobilenetv2", "split": "fixed"},
+    "null": {"model": "control_dynamics", "train": {"permute_labels": True}},
+}
+
+
+def test_named_settings_are_variants_of_their_model_with_their_changes():
+    params = _params(
+        ifdd={
+            "variants": ["ifdd_mobilenetv2", "ifdd_fixed", "null"],
+            "settings": SETTINGS,
+            "overrides": {"train": {"epochs": 3}},
+            "compare": [["ifdd_mobilenetv2", "ifdd_fixed"], ["null", "chance"]],
+        }
+    )
+    ifdd_cells = [c for c in cells(params) if c.family == "ifdd"]
+    assert [c.model for c in ifdd_cells] == ["ifdd_mobilenetv2", "ifdd_fixed", "null"]
+    assert ifdd_cells[1].folder == "results/study/ifdd/ifdd_fixed/seed_0/fold_1"
+    keys = {c.model: json.loads(cell_params_json(params, c))["ifdd"] for c in ifdd_cells}
+    assert keys["ifdd_fixed"]["split"] == "fixed" and keys["ifdd_mobilenetv2"]["split"] == "issm"
+    assert keys["ifdd_fixed"] == keys["ifdd_mobilenetv2"] | {"split": "fixed"}  # nothing else differs
+    assert keys["null"]["variants"] == ["control_dynamics"] and keys["null"]["train"]["permute_labels"]
+    assert keys["null"]["train"]["epochs"] == 3  # the overrides first, then the setting
+    assert keys["null"]["init"] == "none"  # the controls start from scratch whatever ifdd.init says
+
+
+@pytest.mark.parametrize(
+    ("ifdd", "message"),
+    [
+        ({"variants": ["x"]}, "variants: \\['x'\\] are neither video models nor names in settings"),
+        ({"settings": {"x": {"split": "fixed"}}}, "settings.x.model: give one of"),
+        ({"settings": {"control_static": {"model": "control_static"}}}, "may not take a model's name"),
+        ({"compare": [["chance", "ifdd_mobilenetv2"]]}, "chance second"),
+        (
+            {"variants": ["x"], "settings": {"x": {"model": "ifdd_mobilenetv2", "splt": "fixed"}}},
+            "study.ifdd.settings.x.splt: unknown key",
+        ),
+        (
+            {"variants": ["x"], "settings": {"x": {"model": "ifdd_mobilenetv2", "train": {"seed": 2}}}},
+            "study.ifdd.settings.x.train.seed: set by the study",
+        ),
+    ],
+)
+def test_bad_settings_are_refused_naming_the_key(ifdd, message):
+    from ferflow.config import ParamsError
+
+    with pytest.raises(ParamsError, match=message):
+        _params(ifdd={"compare": [], **ifdd})
 
 
 @pytest.fixture
@@ -149,6 +209,16 @@ def test_study_target_plans_every_cell(study_project):
     assert _planned(study_project)["study_train_ifdd"] == 2 * 2 * 2
 
 
+def test_a_setting_cell_trains_its_model(study_project):
+    params = yaml.safe_load((study_project / "params.yaml").read_text())
+    params["study"]["ifdd"] = {"variants": ["null"], "settings": SETTINGS, "compare": [["null", "chance"]]}
+    (study_project / "params.yaml").write_text(yaml.safe_dump(params))
+    result = snakemake(study_project, "study", "-n", "-p", "--cores", "2")
+    assert result.returncode == 0, result.stderr
+    assert "--variant control_dynamics" in result.stdout
+    assert "--out results/study/ifdd/null/seed_0/fold_1" in result.stdout
+
+
 def test_a_cell_runs_with_the_runtime_its_overrides_give(study_project):
     params = yaml.safe_load((study_project / "params.yaml").read_text())
     params["study"]["ifdd"] = {"overrides": {"train": {"threads": 2, "num_workers": 1}}}
@@ -163,6 +233,43 @@ def test_a_cell_runs_with_the_runtime_its_overrides_give(study_project):
         jobs[block.split(":")[0]] = (int(threads[1]) if threads else 1, resources[1])
     assert jobs["study_train_ifdd"][0] == 2 and "loader_workers=1" in jobs["study_train_ifdd"][1]
     assert jobs["study_train_dicefer"][0] == 1 and "loader_workers=0" in jobs["study_train_dicefer"][1]
+
+
+SHARED = {
+    "settings": {
+        "none_paper": {"init": "none", "delta": 0.1},
+        "none_no_l1": {"init": "none", "delta": 0.0, "runtime": {"threads": 1}},
+        "faceid_no_l1": {"init": "faceid", "delta": 0.0},
+    },
+    "compare": [["none_paper", "none_no_l1"]],
+}
+
+
+def test_settings_differing_in_dicefer_keys_only_train_one_baseline(study_project, tmp_path):
+    """delta is DICE-FER's own key (and threads a runtime one): none_no_l1 is compared with none_paper's
+    baseline cells, trained once per seed; faceid_no_l1's baseline starts elsewhere and trains on its own."""
+    params = _params(seeds=[0, 1], dicefer=SHARED)
+    shared = {"none_paper": "none_paper", "none_no_l1": "none_paper", "faceid_no_l1": "faceid_no_l1"}
+    assert shared_settings(params, "baseline") == shared
+    assert shared_settings(params, "dicefer") == {s: s for s in shared}  # delta reaches DICE-FER
+    assert {c.setting for c in cells(params) if c.model == "baseline"} == {"none_paper", "faceid_no_l1"}
+
+    study = yaml.safe_load((study_project / "params.yaml").read_text())
+    study["study"] |= {"seeds": [0, 1], "dicefer": SHARED}
+    (study_project / "params.yaml").write_text(yaml.safe_dump(study))
+    planned = _planned(study_project)
+    assert planned["study_train_dicefer"] == planned["study_evaluate_dicefer"] == 2 * (3 + 2)
+
+    labels = list(np.random.default_rng(0).choice(CLASSES, 30))
+    for cell in cells(params):
+        if cell.family == "dicefer":
+            _write_cell(tmp_path, cell.folder, labels, np.arange(30) % (2 + cell.seed) > 0)
+    summary = summarize_study(params, tmp_path, tmp_path / "summary.json")
+    assert summary["shared_cells"] == {"baseline[none_no_l1]": "baseline[none_paper]"}
+    pairs = {(c["a"], c["b"]) for c in summary["comparisons"] if c["metric"] == "uar"}
+    assert ("dicefer[none_no_l1]", "baseline[none_paper]") in pairs
+    assert ("dicefer[faceid_no_l1]", "baseline[faceid_no_l1]") in pairs
+    assert not [folder for folder in summary["missing"] if "/dicefer/" in folder]
 
 
 @pytest.mark.slow

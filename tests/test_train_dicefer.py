@@ -46,6 +46,7 @@ def params(stage_epochs=(1, 2, 1), baseline_epochs=2):
     return validate_params(
         {
             "dicefer": {
+                "init": "none",  # no pretraining stage here
                 "img_size": 32,
                 "code_dim": 8,
                 "classifier_hidden": [16, 16],
@@ -264,7 +265,8 @@ def test_delta_warmup_ramps_the_l1_weight_per_stage_1_epoch(store, tmp_path, mon
     per_epoch = [seen[i * STEPS] for i in range(4)]
     assert per_epoch == pytest.approx([0.0, 0.1, 0.2, 0.2])
     assert len(set(seen[:STEPS])) == 1  # constant within an epoch
-    assert trainer.delta_at(params(), 0) == pytest.approx(0.1)  # no ramp: the paper's constant delta
+    paper = params().model_copy(update={"delta": 0.1})
+    assert trainer.delta_at(paper, 0) == pytest.approx(0.1)  # no ramp: the paper's constant delta
 
 
 def test_a_control_decays_its_rate_by_a_cosine_and_resumes_on_it(store, tmp_path, monkeypatch):

@@ -8,7 +8,7 @@ import torch
 from interrupt import run_interrupted
 
 from ferflow.config import ParamsError, validate_params
-from ferflow.data.store import write_store
+from ferflow.data.store import StoreError, open_store, write_store
 from ferflow.train import ifdd as trainer
 from ferflow.train.checkpoint import load_checkpoint
 from ferflow.train.common import NonFiniteLossError
@@ -42,6 +42,7 @@ def params(epochs=2, **train):
     return validate_params(
         {
             "ifdd": {
+                "init": "none",  # no pretraining stage here
                 "num_frames": 8,
                 "img_size": 32,
                 "model": {"width_mult": 0.35, "embed_dim": 32},
@@ -202,3 +203,40 @@ def test_two_process_run_under_torchrun(store, tmp_path, monkeypatch):
     history = json.loads((tmp_path / "ddp" / "history.json").read_text())
     assert [h["epoch"] for h in history] == [1, 2]
     assert load_checkpoint(tmp_path / "ddp" / "model.pt")["variant"] == "baseline_mobilenetv2"
+
+
+def test_an_inner_fold_validates_on_training_identities_and_leaves_the_test_fold_unread(store, tmp_path):
+    p = params(epochs=1)
+    opened = open_store(store)
+    rows = trainer.fold_rows(opened, 1, p, inner_fold=2)
+    folds = {name: {opened.index[i]["fold"] for i in r} for name, r in rows.items()}
+    assert folds == {"train": {"3", "4"}, "val": {"2"}}  # fold 1 (the test fold) nowhere
+    trainer.train_ifdd(p, store, "control_dynamics", 1, tmp_path / "inner", inner_fold=2)
+    history = json.loads((tmp_path / "inner" / "history.json").read_text())
+    assert "val/uar" in history[0] and not any(key.startswith("test/") for key in history[0])
+    with pytest.raises(StoreError, match="inner fold 1"):
+        trainer.fold_rows(opened, 1, p, inner_fold=1)
+
+
+def test_the_null_control_trains_on_shuffled_labels_and_is_tested_on_true_ones(store, tmp_path, monkeypatch):
+    labels = np.arange(30) % 3
+    shuffled = trainer.permuted_labels(labels, 0)
+    assert sorted(shuffled) == sorted(labels) and (shuffled != labels).any()
+    assert np.array_equal(shuffled, trainer.permuted_labels(labels, 0))
+    assert not np.array_equal(shuffled, trainer.permuted_labels(labels, 1))
+
+    loaders = {}
+    real = trainer.make_loader
+
+    def spy(dataset, batch_size, train, runtime, workers):
+        loaders[train] = dataset
+        return real(dataset, batch_size, train, runtime, workers)
+
+    monkeypatch.setattr(trainer, "make_loader", spy)
+    null = params(epochs=1, permute_labels=True, seed=3)
+    trainer.train_ifdd(null, store, "control_static", 1, tmp_path / "null")
+    opened = open_store(store)
+    true_train = opened.labels[opened.rows("train", 1)]
+    assert np.array_equal(loaders[True].labels, trainer.permuted_labels(true_train, 3))
+    assert not np.array_equal(loaders[True].labels, true_train)
+    assert np.array_equal(loaders[False].labels, opened.labels[opened.rows("test", 1)])

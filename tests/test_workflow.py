@@ -203,11 +203,21 @@ def test_lint_finds_nothing_serious(tiny_project):
 
 
 def test_slurm_profile_maps_gpus(tiny_project):
+    """The profile gives time and memory; CPUs and GPUs come from params.yaml (device: cpu asks for none).
+    tests/test_slurm.py runs the profile on a real SLURM."""
     profile = REPO / "workflow" / "profiles" / "slurm"
-    result = snakemake(tiny_project, "--workflow-profile", str(profile), "-n")
-    assert result.returncode == 0, result.stderr
-    train = result.stdout.split("rule train_ifdd")[1].split("\n\n")[0]
-    assert "gpu=1" in train and "runtime=1440" in train and "cpus_per_task=8" in train
+
+    def train_ifdd() -> str:
+        result = snakemake(tiny_project, "--workflow-profile", str(profile), "-n")
+        assert result.returncode == 0, result.stderr
+        return result.stdout.split("rule train_ifdd")[1].split("\n\n")[0]
+
+    train = train_ifdd()
+    assert "gpu=1" in train and "runtime=1440" in train and "mem_mb=32000" in train
+    assert "cpus_per_task" not in train  # the CPUs are the rule's threads
+    text = (tiny_project / "params.yaml").read_text()
+    (tiny_project / "params.yaml").write_text(text.replace("0.5, num_workers: 0}", "0.5, device: cpu}"))
+    assert "gpu=0" in train_ifdd()
 
 
 def test_a_moved_project_is_up_to_date(tmp_path):

@@ -16,7 +16,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import yaml
 
@@ -36,6 +36,15 @@ def _params(args: argparse.Namespace) -> Params:
     return load_params(args.params)
 
 
+class _Parser(argparse.ArgumentParser):
+    """Argument errors as one line, `ferflow: <command>: <error>; see ... --help`, like every user error."""
+
+    def error(self, message: str) -> NoReturn:
+        command = self.prog.removeprefix("ferflow").strip()
+        where = f"{command}: " if command else ""
+        self.exit(2, f"ferflow: {where}{message}; see `{self.prog} --help`\n")
+
+
 def _device(text: str) -> str:
     try:
         return check_device(text)
@@ -43,10 +52,39 @@ def _device(text: str) -> str:
         raise argparse.ArgumentTypeError(str(err)) from None
 
 
+def _positive(kind: type[int] | type[float]) -> Any:
+    """An argparse type: a number of `kind` above zero."""
+
+    def parse(text: str) -> int | float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a {kind.__name__}, got {text!r}") from None
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"must be above 0, got {text}")
+        return value
+
+    return parse
+
+
+def _model_kwargs(text: str | None) -> dict[str, Any]:
+    """`--model-kwargs`: a JSON object of factory arguments."""
+    example = "e.g. '{\"width_mult\": 0.5}'"
+    try:
+        kwargs = json.loads(text) if text else {}
+    except json.JSONDecodeError as err:
+        raise UserError(f"--model-kwargs: not valid JSON ({err}); {example}") from None
+    if not isinstance(kwargs, dict):
+        raise UserError(f"--model-kwargs: expected a JSON object of factory arguments; {example}")
+    return kwargs
+
+
 def _add_runtime_options(parser: argparse.ArgumentParser, section: str) -> None:
     """How a training job runs, overriding the parameters' values (Snakemake passes its threads and
     resources this way, so they never decide whether a job re-runs)."""
-    parser.add_argument("--threads", type=int, default=0, help=f"torch CPU threads (default: {section})")
+    parser.add_argument(
+        "--threads", type=int, default=0, help=f"torch CPU threads (default: {section}; 0: half the cores)"
+    )
     parser.add_argument("--workers", type=int, help=f"DataLoader workers (default: {section})")
     parser.add_argument("--device", type=_device, help=f"auto, cpu, cuda or cuda:N (default: {section})")
 
@@ -123,7 +161,11 @@ def _cmd_pretrain(args: argparse.Namespace) -> int:
     p = params.pretrain
     p = p.model_copy(update={"train": _runtime(p.train, args)})
     spec = trunk_spec(params, args.trunk)
-    spec = TrunkSpec(spec.trunk, args.img_size or spec.img_size, args.width_mult or spec.width_mult)
+    spec = TrunkSpec(
+        spec.trunk,
+        spec.img_size if args.img_size is None else args.img_size,
+        spec.width_mult if args.width_mult is None else args.width_mult,
+    )
     faces = args.faces or paths.faceid_processed(params)
     out = args.out or paths.pretrained_trunk(args.trunk).parent
     v = pretrain(p, spec, faces, out)["verification"]
@@ -189,6 +231,7 @@ def _cmd_summarize_pretrain(args: argparse.Namespace) -> int:
     from ferflow.train.pretrain import summarize_pretraining
 
     print(json.dumps(summarize_pretraining(args.metrics, args.out), indent=2))
+    return 0
 
 
 def _cmd_summarize_study(args: argparse.Namespace) -> int:
@@ -334,7 +377,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
             repeats=2 if args.quick else 3,
             device=args.device,
             compile=args.compile,
-            model_kwargs=json.loads(args.model_kwargs) if args.model_kwargs else {},
+            model_kwargs=_model_kwargs(args.model_kwargs),
             workdir=args.workdir,
         )
     elif args.what == "dicefer":
@@ -352,12 +395,6 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     else:
         from ferflow.bench.models import bench_models
 
-        try:
-            kwargs = json.loads(args.model_kwargs) if args.model_kwargs else {}
-        except json.JSONDecodeError as err:
-            raise UserError(
-                f"--model-kwargs: not valid JSON ({err}); e.g. '{{\"width_mult\": 0.5}}'"
-            ) from None
         result = bench_models(
             args.out,
             families=args.families,
@@ -368,7 +405,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
             repeats=2 if args.quick else 3,
             device=args.device,
             compile=args.compile,
-            model_kwargs=kwargs,
+            model_kwargs=_model_kwargs(args.model_kwargs),
             phases=args.phases,
         )
     print(json.dumps(result, indent=2))
@@ -385,7 +422,7 @@ def _cmd_gpu_run(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="ferflow",
         description="Facial expression recognition pipeline: IFDD (video) and DICE-FER (images).",
     )
@@ -458,8 +495,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_params_options(pre)
     pre.add_argument("--trunk", choices=("resnet18", "mobilenetv2"), required=True)
-    pre.add_argument("--img-size", type=int, help="input size (default: dicefer.img_size / ifdd.img_size)")
-    pre.add_argument("--width-mult", type=float, help="MobileNetV2 width (default: ifdd.model.width_mult)")
+    pre.add_argument(
+        "--img-size", type=_positive(int), help="input size (default: dicefer.img_size / ifdd.img_size)"
+    )
+    pre.add_argument(
+        "--width-mult", type=_positive(float), help="MobileNetV2 width (default: ifdd.model.width_mult)"
+    )
     pre.add_argument("--faces", type=Path, help="prepare-faces output (default: data/faceid/<dataset>)")
     pre.add_argument("--out", type=Path, help="job folder (default: results/pretrain/<trunk>)")
     _add_runtime_options(pre, "pretrain.train")
@@ -612,7 +653,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     predict.add_argument("--json", action="store_true", help="print JSON")
     predict.add_argument("--upsample", type=int, default=1, help="dlib HOG upsampling")
-    predict.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:N or auto")
+    predict.add_argument("--device", type=_device, default="cpu", help="cpu (default), cuda, cuda:N or auto")
     predict.set_defaults(func=_cmd_predict)
 
     data = stages.add_parser(
@@ -679,7 +720,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--workdir", type=Path, help="data, feed: folder for generated data (default: temporary)"
     )
     bench.add_argument(
-        "--variant", default="ifdd_mvit", help="feed: the model trained (default: %(default)s)"
+        "--variant",
+        default="ifdd_mvit",
+        choices=VIDEO_MODELS,
+        help="feed: the model trained (default: %(default)s)",
     )
     bench.add_argument("--compile", action="store_true", help="models, feed: torch.compile the models")
     bench.add_argument(
@@ -690,7 +734,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--img-size", type=int, default=112)
     bench.add_argument("--num-frames", type=int, default=16)
     bench.add_argument("--device", type=_device, default="auto", help="auto, cpu, cuda or cuda:N")
-    bench.add_argument("--model-kwargs", help="models: JSON factory arguments, e.g. '{\"width_mult\": 0.5}'")
+    bench.add_argument(
+        "--model-kwargs", help="models, feed: JSON factory arguments, e.g. '{\"width_mult\": 0.5}'"
+    )
     bench.set_defaults(func=_cmd_bench)
 
     gpu_run = stages.add_parser(

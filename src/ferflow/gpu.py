@@ -59,6 +59,7 @@ def gpu_slots(
         return
     lock_dir.mkdir(parents=True, exist_ok=True)
     deadline = time.monotonic() + timeout
+    waiting = False
     while True:
         held: list[tuple[str, int]] = []
         for gpu in ids:
@@ -84,6 +85,10 @@ def gpu_slots(
             os.close(fd)
         if time.monotonic() > deadline:
             raise TimeoutError(f"no {count} free GPU slot(s) among {ids} after {timeout:.0f} s ({lock_dir})")
+        if not waiting:  # said once, so that a job's log shows why it has not started
+            message = f"waiting for {count} free GPU slot(s) among {ids} ({lock_dir})"
+            print(message, file=sys.stderr, flush=True)
+            waiting = True
         time.sleep(poll)
 
 

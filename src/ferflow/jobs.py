@@ -10,9 +10,11 @@ and the job computes its resume key from what it was given, the same values Snak
 
 from __future__ import annotations
 
+import os
+from dataclasses import asdict
 from typing import Any, Literal
 
-from ferflow.config import DiceFerParams, IFDDParams, Params, PretrainParams
+from ferflow.config import VARIANT_SETTING_KEYS, DiceFerParams, IFDDParams, Params, PretrainParams
 from ferflow.model_names import IMAGE_MODELS
 
 #: Where and how fast a job runs, never what it computes (rules pass them as threads and resources).
@@ -69,8 +71,10 @@ def ifdd_key(p: IFDDParams, variant: str) -> dict[str, Any]:
         mode="json", exclude={**dict.fromkeys(IFDD_JOB_SET | {"init_backbone_from"}, True), "train": RUNTIME}
     )
     source = p.init_backbone_from.get(variant)
+    settings = p.settings_for(variant)  # this variant's values only (a baseline has none)
     return {
         **key,
+        **(asdict(settings) if settings is not None else dict.fromkeys(VARIANT_SETTING_KEYS)),
         "variants": [variant],
         "init": p.init_for(variant),  # this variant's start only, not the other families'
         "init_backbone_from": {variant: source} if source else {},
@@ -117,6 +121,14 @@ def faces_key(params: Params) -> dict[str, Any]:
 def pretrain_key(p: PretrainParams) -> dict[str, Any]:
     """The `pretrain` values a trunk's training depends on (its size and width are the job's arguments)."""
     return p.model_dump(mode="json", exclude={**dict.fromkeys(PRETRAIN_DATA, True), "train": RUNTIME})
+
+
+def torch_threads(threads: int, cores: int | None = None) -> int:
+    """The torch CPU threads of a job whose runtime section says `threads`: 0 means half the cores, at
+    least one. In a Snakemake rule the cores are its `--cores` (workflow/rules/common.smk); otherwise those
+    this process may use, which is what `--cores all` counts, so a hand run and a rule run agree."""
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return threads or max(1, (cores or usable) // 2)
 
 
 def runtime_overrides(section: Any, threads: int, workers: int | None, device: str | None) -> Any:

@@ -2,10 +2,12 @@
 
 A study (`study` in `params.yaml`) trains every compared model on every (fold, seed) cell: the IFDD variants
 on the video dataset's folds, and each DICE-FER setting as each of `study.dicefer.models` (DICE-FER, its
-baseline, the image controls) on the image dataset's fixed split (fold 0). A cell's parameters are its
-section with the study's overrides merged in and the cell's seed set, and nothing else of the study: adding
-a seed, a fold or another setting leaves every other cell's parameters, and so its finished results, alone.
-Light imports only: Snakemake loads this at parse time.
+baseline, the image controls) on the image dataset's fixed split (fold 0). Settings under which a model trains
+with the same values (they differ only in keys other models read, e.g. `delta` for the baseline) share that
+model's cells: the first of them listed trains it (`shared_settings`). A cell's parameters are its section
+with the study's overrides merged in and the cell's seed set, and nothing else of the study: adding a seed, a
+fold or another setting (after the listed ones) leaves every other cell's parameters, and so its finished
+results, alone. Light imports only: Snakemake loads this at parse time.
 """
 
 from __future__ import annotations
@@ -25,8 +27,8 @@ DICEFER_CELL = ROOT + "/dicefer/{setting}/{model}/seed_{seed}"
 
 @dataclass(frozen=True)
 class Cell:
-    """One trained and evaluated model: `model` is an IFDD variant or an image model (``dicefer``,
-    ``baseline``, an image control)."""
+    """One trained and evaluated model: `model` is an IFDD study variant (a video model or a name in
+    `study.ifdd.settings`) or an image model (``dicefer``, ``baseline``, an image control)."""
 
     family: Literal["ifdd", "dicefer"]
     model: str
@@ -63,28 +65,45 @@ def cells(params: Params) -> list[Cell]:
         for seed in s.seeds
         for fold in study_folds(params)
     ]
+    shared = {model: shared_settings(params, model) for model in s.dicefer.models}
     found += [
         Cell("dicefer", model, setting, seed, 0)
         for setting in s.dicefer.settings
         for model in s.dicefer.models
+        if shared[model][setting] == setting
         for seed in s.seeds
     ]
     return found
 
 
-def ifdd_params(params: Params, variant: str, seed: int) -> IFDDParams:
-    """The `ifdd` section one IFDD cell trains with.
+def shared_settings(params: Params, model: str) -> dict[str, str]:
+    """Each DICE-FER setting -> the setting whose `model` cells it uses: the first one listed under which
+    `model` trains with the same values (`jobs.dicefer_key`: the keys only other models read, the
+    evaluation's and the runtime's leave it alone), so that each distinct model trains once."""
+    first: dict[str, str] = {}
+    shared = {}
+    for setting in params.study.dicefer.settings:
+        key = json.dumps(jobs.dicefer_key(dicefer_params(params, setting, 0), model), sort_keys=True)
+        shared[setting] = first.setdefault(key, setting)
+    return shared
 
-    `variants` is the study's list (the trainer checks `ifdd.model`'s keys against it), `folds` is left to
-    the cell's fold, and `init_backbone_from` keeps this variant's entry with ``{seed}`` filled in (its
-    ``{fold}`` is the trainer's).
+
+def ifdd_params(params: Params, variant: str, seed: int) -> IFDDParams:
+    """The `ifdd` section one IFDD cell trains with: the study's overrides, then the changes of the
+    variant's setting (`study.ifdd.settings`), merged in.
+
+    `variants` holds the study's models (the trainer checks `ifdd.model`'s keys against them), `folds` is
+    left to the cell's fold, and `init_backbone_from` keeps the cell's model's entry with ``{seed}`` filled
+    in (its ``{fold}`` is the trainer's).
     """
-    raw = merge_overrides(params.ifdd.model_dump(mode="json"), params.study.ifdd.overrides)
-    source = raw["init_backbone_from"].get(variant)
+    study = params.study.ifdd
+    model = study.model_of(variant)
+    raw = merge_overrides(params.ifdd.model_dump(mode="json"), study.changes_of(variant))
+    source = raw["init_backbone_from"].get(model)
     raw |= {
-        "variants": sorted(params.study.ifdd.variants),
+        "variants": sorted({study.model_of(v) for v in study.variants}),
         "folds": None,
-        "init_backbone_from": {variant: source.replace("{seed}", str(seed))} if source else {},
+        "init_backbone_from": {model: source.replace("{seed}", str(seed))} if source else {},
         "train": {**raw["train"], "seed": seed},
     }
     return IFDDParams.model_validate(raw)
@@ -101,7 +120,8 @@ def cell_params_json(params: Params, cell: Cell) -> str:
     """A cell's parameters as the CLI's `--params-json`: its job key (`ferflow.jobs`: only what its result
     depends on; runtime settings travel as the rule's threads and resources), nothing else of the study."""
     if cell.family == "ifdd":
-        key = jobs.ifdd_key(ifdd_params(params, cell.model, cell.seed), cell.model)
+        model = params.study.ifdd.model_of(cell.model)
+        key = jobs.ifdd_key(ifdd_params(params, cell.model, cell.seed), model)
     else:
         key = jobs.dicefer_key(dicefer_params(params, cell.setting, cell.seed), cell.model)
     return json.dumps({cell.family: key}, sort_keys=True)

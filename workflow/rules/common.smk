@@ -4,7 +4,7 @@ import os
 import sys
 from pathlib import Path
 
-from ferflow import jobs, paths
+from ferflow import cluster, deps, jobs, paths
 from ferflow import study as S
 from ferflow.config import variant_family
 from ferflow.model_names import IMAGE_CONTROLS, IMAGE_MODELS
@@ -18,13 +18,10 @@ PACKAGE = Path(os.path.relpath(Path(workflow.basedir) / "src" / "ferflow"))
 IMAGE_MODEL_PATTERN = "|".join(IMAGE_MODELS)
 
 
-def package_sources(*parts):
-    """Python sources under src/ferflow that a rule's output depends on (Snakemake can't see imports)."""
-    files = []
-    for part in parts:
-        path = PACKAGE / part
-        files += sorted(path.rglob("*.py")) if path.is_dir() else [path]
-    return [str(f) for f in files]
+def ferflow_sources(*commands):
+    """The package files that the given `ferflow` commands import, e.g. ferflow_sources("gpu-run",
+    "train-ifdd"); derived from the import graph (ferflow.deps), since Snakemake can't see imports."""
+    return [str(path) for path in deps.command_sources(PACKAGE, *commands)]
 
 
 def params_json(*sections):
@@ -113,8 +110,9 @@ def study_runtime(wildcards):
 
 
 def job_threads(runtime):
-    """A training job's torch threads: its runtime section's `threads`, 0 meaning half of `--cores`."""
-    return runtime.threads or max(1, workflow.cores // 2)
+    """A training job's torch threads: its runtime section's `threads`, 0 meaning half of `--cores` (1 on a
+    cluster: run_cores; ferflow.jobs.torch_threads: the meaning a hand run gives it too)."""
+    return jobs.torch_threads(runtime.threads, run_cores())
 
 
 def study_threads(wildcards):
@@ -136,6 +134,53 @@ def study_init_input(wildcards):
             return []
         path = paths.init_file(section.init, "resnet18")
         return [str(path)] if path else []
-    path = paths.init_file(section.init_for(wildcards.variant), variant_family(wildcards.variant))
-    template = section.init_backbone_from.get(wildcards.variant)
+    model = PARAMS.study.ifdd.model_of(wildcards.variant)
+    path = paths.init_file(section.init_for(model), variant_family(model))
+    template = section.init_backbone_from.get(model)
     return ([str(path)] if path else []) + ([template.format(fold=wildcards.fold)] if template else [])
+
+
+# Running under SLURM: every request derives from params.yaml and the profile's site settings, and a cluster
+# job, which reads these rules again on its node, computes the same request as the run that submitted it.
+def slurm_run():
+    """Whether this Snakemake submits its jobs to SLURM (known once the run starts, not while parsing)."""
+    plugin = workflow.executor_plugin
+    return plugin is not None and plugin.name == "slurm"
+
+
+def run_cores():
+    """The cores given to a job that takes all of them (--cores on a local run). A cluster run has no
+    --cores, and its jobs read the rules again with their node's every core, so both count 1 there (the
+    profile's `set-threads` gives such a job more)."""
+    if workflow.remote_exec or workflow.resource_settings.cores is None:
+        return 1
+    return workflow.cores
+
+
+def gpus_for(runtime):
+    """GPUs a training job asks for: none when it will run on the CPU (`device: cpu`, or a SLURM cluster
+    without GPUs), so sbatch gets no --gpus a CPU partition would refuse. Inside a SLURM job, what its
+    allocation holds (the request that started it)."""
+    if runtime.device == "cpu":
+        return 0
+    if workflow.remote_exec and "SLURM_JOB_ID" in os.environ:
+        return runtime.gpus if int(os.environ.get("SLURM_GPUS_ON_NODE") or 0) else 0
+    if slurm_run():
+        return runtime.gpus if cluster.has_gpus() else 0
+    return runtime.gpus
+
+
+# Under the SLURM executor: before anything is submitted, compare every job's request with what sinfo says
+# the cluster has, and the status command with what lets Snakemake see jobs end (ferflow.cluster).
+onstart:
+    if slurm_run():
+        settings = workflow.executor_settings
+        requests = [
+            cluster.request_of(job.name, job.threads, job.resources)
+            for job in workflow.dag.needrun_jobs()
+            if not job.is_local  # `all` and other local rules run here, not under sbatch
+        ]
+        try:
+            cluster.check(requests, settings.status_command, settings.init_seconds_before_status_checks)
+        except cluster.ClusterError as err:
+            raise WorkflowError(str(err)) from None

@@ -1,10 +1,8 @@
 # Data stages: records -> sampled frames (PyAV) -> aligned faces (dlib) -> packed stores, in shards.
-DATA_SOURCES = package_sources("config.py", "paths.py", "cli.py", "errors.py", "model_names.py", "data")
-
 
 rule check_data:
     input:
-        sources=DATA_SOURCES,
+        sources=ferflow_sources("data check"),
         dataset=dataset_input,
     output:
         "data/interim/{dataset}/{kind}_check.json",
@@ -23,7 +21,7 @@ rule check_data:
 
 rule prepare_shard:
     input:
-        sources=DATA_SOURCES,
+        sources=ferflow_sources("prepare"),
         dataset=dataset_input,
         check="data/interim/{dataset}/{kind}_check.json",  # checked first, in seconds
     output:
@@ -50,7 +48,8 @@ for _kind in ("clips", "images"):
         name:
             f"pack_{_kind}"
         input:
-            shard_dirs(_kind),
+            shards=shard_dirs(_kind),
+            sources=ferflow_sources("pack"),
         output:
             store=directory(store_path(_kind)),
             metrics=str(paths.processed(PARAMS, _kind)) + "_metrics.json",
@@ -62,5 +61,5 @@ for _kind in ("clips", "images"):
         log:
             f"logs/pack_{_kind}.log",
         shell:
-            "{params.cli} pack --params-json {params.json:q} --kind {params.kind} --shards {input} "
+            "{params.cli} pack --params-json {params.json:q} --kind {params.kind} --shards {input.shards} "
             "--out {output.store} --metrics {output.metrics} --manifest {output.manifest} > {log} 2>&1"

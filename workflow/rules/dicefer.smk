@@ -1,23 +1,10 @@
 # DICE-FER, its plain ResNet-18 baseline and the image controls on the image branch: train, then evaluate.
-DICEFER_SOURCES = package_sources(
-    "config.py",
-    "cli.py",
-    "errors.py",
-    "jobs.py",
-    "model_names.py",
-    "gpu.py",
-    "models",
-    "train",
-    "evaluate",
-    "data/datasets.py",
-    "data/store.py",
-)
 
 
 rule train_dicefer:
     input:
         store=store_path("images"),
-        sources=DICEFER_SOURCES,
+        sources=ferflow_sources("gpu-run", "train-dicefer"),
         init=dicefer_init_input,
     output:
         "results/dicefer/{model}/model.pt",
@@ -30,7 +17,7 @@ rule train_dicefer:
         json=lambda wildcards: job_json({"dicefer": jobs.dicefer_key(PARAMS.dicefer, wildcards.model)}),
         folder=lambda wildcards, output: os.path.dirname(output[0]),
     resources:
-        gpu=PARAMS.dicefer.runtime.gpus,
+        gpu=lambda wildcards: gpus_for(PARAMS.dicefer.runtime),
         loader_workers=PARAMS.dicefer.runtime.num_workers,
         torch_device=PARAMS.dicefer.runtime.device,
     threads: job_threads(PARAMS.dicefer.runtime)
@@ -48,7 +35,7 @@ rule evaluate_dicefer:
     input:
         model="results/dicefer/{model}/model.pt",
         store=store_path("images"),
-        sources=DICEFER_SOURCES,
+        sources=ferflow_sources("evaluate-dicefer"),
     output:
         "results/dicefer/{model}/eval/metrics.json",
     params:

@@ -1,19 +1,6 @@
 # IFDD and its baseline: train and evaluate every variant on every fold, then summarise.
 from ferflow.data import adapters
 
-IFDD_SOURCES = package_sources(
-    "config.py",
-    "cli.py",
-    "errors.py",
-    "jobs.py",
-    "model_names.py",
-    "gpu.py",
-    "models",
-    "train",
-    "evaluate",
-    "data/datasets.py",
-    "data/store.py",
-)
 VIDEO_ADAPTER = "synthetic_video" if PARAMS.data.video.dataset == "synthetic" else PARAMS.data.video.dataset
 IFDD_FOLDS = PARAMS.ifdd.folds or [fold or 0 for fold in adapters.iter_folds(VIDEO_ADAPTER)]
 TRUTH = (
@@ -24,7 +11,7 @@ TRUTH = (
 rule train_ifdd:
     input:
         store=store_path("clips"),
-        sources=IFDD_SOURCES,
+        sources=ferflow_sources("gpu-run", "train-ifdd"),
         init=ifdd_init_input,
         init_backbone=init_backbone_input,
     output:
@@ -36,7 +23,7 @@ rule train_ifdd:
         json=lambda wildcards: job_json({"ifdd": jobs.ifdd_key(PARAMS.ifdd, wildcards.variant)}),
         folder=lambda wildcards, output: os.path.dirname(output[0]),
     resources:
-        gpu=PARAMS.ifdd.train.gpus,
+        gpu=lambda wildcards: gpus_for(PARAMS.ifdd.train),
         loader_workers=PARAMS.ifdd.train.num_workers,
         torch_device=PARAMS.ifdd.train.device,
     threads: job_threads(PARAMS.ifdd.train)
@@ -55,7 +42,7 @@ rule evaluate_ifdd:
     input:
         model="results/ifdd/{variant}/fold_{fold}/model.pt",
         store=store_path("clips"),
-        sources=IFDD_SOURCES,
+        sources=ferflow_sources("evaluate-ifdd"),
     output:
         "results/ifdd/{variant}/fold_{fold}/eval/metrics.json",
     params:
@@ -71,7 +58,10 @@ rule evaluate_ifdd:
 
 rule summarize_ifdd:
     input:
-        expand("results/ifdd/{variant}/fold_{fold}/eval/metrics.json", variant=PARAMS.ifdd.variants, fold=IFDD_FOLDS),
+        metrics=expand(
+            "results/ifdd/{variant}/fold_{fold}/eval/metrics.json", variant=PARAMS.ifdd.variants, fold=IFDD_FOLDS
+        ),
+        sources=ferflow_sources("summarize-ifdd"),
     output:
         summary="results/ifdd/summary.json",
         plots=directory("results/ifdd/plots"),
@@ -80,4 +70,4 @@ rule summarize_ifdd:
     log:
         "logs/summarize_ifdd.log",
     shell:
-        "{params.cli} summarize-ifdd --metrics {input} --out {output.summary} > {log} 2>&1"
+        "{params.cli} summarize-ifdd --metrics {input.metrics} --out {output.summary} > {log} 2>&1"

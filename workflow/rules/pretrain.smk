@@ -4,23 +4,11 @@ from ferflow.config import faceid_trunks, trunk_spec
 FACEID_SYNTHETIC = str(paths.faceid_synthetic_root(PARAMS))
 FACES = str(paths.faceid_processed(PARAMS))
 FACEID_TRUNKS = faceid_trunks(PARAMS)
-PRETRAIN_SOURCES = package_sources(
-    "config.py",
-    "cli.py",
-    "errors.py",
-    "jobs.py",
-    "paths.py",
-    "gpu.py",
-    "models",
-    "train",
-    "evaluate/verification.py",
-    "data",
-)
 
 
 rule synthesize_faceid:
     input:
-        package_sources("config.py", "paths.py", "data/faces.py", "data/synthetic"),
+        sources=ferflow_sources("synthesize-faceid"),
     output:
         directory(FACEID_SYNTHETIC),
     params:
@@ -30,7 +18,7 @@ rule synthesize_faceid:
         f"logs/synthesize_faceid_{PARAMS.synthetic.size}.log",
     benchmark:
         f"logs/benchmarks/synthesize_faceid_{PARAMS.synthetic.size}.tsv"
-    threads: workflow.cores
+    threads: run_cores()
     shell:
         "{params.cli} synthesize-faceid --params-json {params.json:q} --out {output} --workers {threads} "
         "> {log} 2>&1"
@@ -38,7 +26,7 @@ rule synthesize_faceid:
 
 rule prepare_faces:
     input:
-        sources=package_sources("config.py", "paths.py", "cli.py", "errors.py", "jobs.py", "data"),
+        sources=ferflow_sources("prepare-faces"),
         datasets=faceid_dataset_inputs,
     output:
         directory(FACES),
@@ -50,7 +38,7 @@ rule prepare_faces:
         "logs/prepare_faces.log",
     benchmark:
         "logs/benchmarks/prepare_faces.tsv"
-    threads: workflow.cores
+    threads: run_cores()
     shell:
         "{params.cli} prepare-faces --params-json {params.json:q} --synthetic-root {params.synthetic} "
         "--out {output} --workers {threads} > {log} 2>&1"
@@ -59,7 +47,7 @@ rule prepare_faces:
 rule pretrain_faceid:
     input:
         faces=FACES,
-        sources=PRETRAIN_SOURCES,
+        sources=ferflow_sources("gpu-run", "pretrain"),
     output:
         trunk="results/pretrain/{trunk}/trunk.pt",
         metrics="results/pretrain/{trunk}/metrics.json",
@@ -73,7 +61,7 @@ rule pretrain_faceid:
         width=lambda wildcards: trunk_spec(PARAMS, wildcards.trunk).width_mult,
         folder=lambda wildcards, output: os.path.dirname(output.trunk),
     resources:
-        gpu=PARAMS.pretrain.train.gpus,
+        gpu=lambda wildcards: gpus_for(PARAMS.pretrain.train),
         loader_workers=PARAMS.pretrain.train.num_workers,
         torch_device=PARAMS.pretrain.train.device,
     threads: job_threads(PARAMS.pretrain.train)
@@ -90,7 +78,8 @@ rule pretrain_faceid:
 
 rule pretrain:
     input:
-        expand(rules.pretrain_faceid.output.metrics, trunk=FACEID_TRUNKS),
+        metrics=expand(rules.pretrain_faceid.output.metrics, trunk=FACEID_TRUNKS),
+        sources=ferflow_sources("summarize-pretrain"),
     output:
         "results/pretrain/summary.json",
     params:
@@ -98,4 +87,4 @@ rule pretrain:
     log:
         "logs/summarize_pretrain.log",
     shell:
-        "{params.cli} summarize-pretrain --metrics {input} --out {output} > {log} 2>&1"
+        "{params.cli} summarize-pretrain --metrics {input.metrics} --out {output} > {log} 2>&1"

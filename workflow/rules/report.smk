@@ -2,14 +2,11 @@
 # One caption per figure (tests check they match ferflow.report.FIGURES; importing that module here would
 # load matplotlib on every Snakemake start).
 FIGURES = sorted(p.stem for p in (Path(workflow.basedir) / "workflow" / "report").glob("*.rst"))
-REPORT_SOURCES = package_sources("config.py", "cli.py", "paths.py", "report") + sorted(
-    str(p) for p in (PACKAGE / "report" / "templates").iterdir()
-)
 
 
 rule report:
     input:
-        sources=REPORT_SOURCES,
+        sources=ferflow_sources("report"),
         clips=rules.pack_clips.output,
         images=rules.pack_images.output,
         ifdd=rules.summarize_ifdd.output,

@@ -2,13 +2,12 @@
 # jobs, then the statistics. A cell's params are its own section only (ferflow.study), so adding seeds,
 # folds or settings reuses every finished cell; an interrupted cell resumes from its checkpoint.
 STUDY_CELLS = S.cells(PARAMS)
-STUDY_SOURCES = package_sources("config.py", "cli.py", "study.py", "evaluate/stats.py")
 
 
 rule study_train_ifdd:
     input:
         store=store_path("clips"),
-        sources=IFDD_SOURCES,
+        sources=ferflow_sources("gpu-run", "train-ifdd"),
         init=study_init_input,
     output:
         f"{S.IFDD_CELL}/model.pt",
@@ -19,9 +18,10 @@ rule study_train_ifdd:
     params:
         cli=FERFLOW,
         json=study_cell_json,
+        model=lambda wildcards: PARAMS.study.ifdd.model_of(wildcards.variant),
         folder=lambda wildcards, output: os.path.dirname(output[0]),
     resources:
-        gpu=lambda wildcards: study_runtime(wildcards).gpus,
+        gpu=lambda wildcards: gpus_for(study_runtime(wildcards)),
         loader_workers=lambda wildcards: study_runtime(wildcards).num_workers,
         torch_device=lambda wildcards: study_runtime(wildcards).device,
     threads: study_threads
@@ -31,7 +31,7 @@ rule study_train_ifdd:
         "logs/benchmarks/study/train_ifdd_{variant}_seed{seed}_fold{fold}.tsv"
     shell:
         "{params.cli} gpu-run --gpus {resources.gpu} -- train-ifdd --params-json {params.json:q} "
-        "--store {input.store} --variant {wildcards.variant} --fold {wildcards.fold} "
+        "--store {input.store} --variant {params.model} --fold {wildcards.fold} "
         "--out {params.folder} --threads {threads} --workers {resources.loader_workers} "
         "--device {resources.torch_device} > {log} 2>&1"
 
@@ -40,7 +40,7 @@ rule study_evaluate_ifdd:
     input:
         model=f"{S.IFDD_CELL}/model.pt",
         store=store_path("clips"),
-        sources=IFDD_SOURCES,
+        sources=ferflow_sources("evaluate-ifdd"),
     output:
         metrics=f"{S.IFDD_CELL}/eval/metrics.json",
         predictions=f"{S.IFDD_CELL}/eval/predictions.csv",
@@ -61,7 +61,7 @@ rule study_evaluate_ifdd:
 rule study_train_dicefer:
     input:
         store=store_path("images"),
-        sources=DICEFER_SOURCES,
+        sources=ferflow_sources("gpu-run", "train-dicefer"),
         init=study_init_input,
     output:
         f"{S.DICEFER_CELL}/model.pt",
@@ -74,7 +74,7 @@ rule study_train_dicefer:
         json=study_cell_json,
         folder=lambda wildcards, output: os.path.dirname(output[0]),
     resources:
-        gpu=lambda wildcards: study_runtime(wildcards).gpus,
+        gpu=lambda wildcards: gpus_for(study_runtime(wildcards)),
         loader_workers=lambda wildcards: study_runtime(wildcards).num_workers,
         torch_device=lambda wildcards: study_runtime(wildcards).device,
     threads: study_threads
@@ -92,7 +92,7 @@ rule study_evaluate_dicefer:
     input:
         model=f"{S.DICEFER_CELL}/model.pt",
         store=store_path("images"),
-        sources=DICEFER_SOURCES,
+        sources=ferflow_sources("evaluate-dicefer"),
     output:
         metrics=f"{S.DICEFER_CELL}/eval/metrics.json",
         predictions=f"{S.DICEFER_CELL}/eval/predictions.csv",
@@ -115,7 +115,7 @@ rule study:
     input:
         metrics=[f"{cell.folder}/eval/metrics.json" for cell in STUDY_CELLS],
         predictions=[f"{cell.folder}/eval/predictions.csv" for cell in STUDY_CELLS],
-        sources=STUDY_SOURCES,
+        sources=ferflow_sources("summarize-study"),
     output:
         summary=f"{S.ROOT}/summary.json",
         table=f"{S.ROOT}/cells.tsv",

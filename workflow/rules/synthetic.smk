@@ -4,12 +4,7 @@ SYNTHETIC_ROOT = str(paths.synthetic_root(PARAMS))
 
 rule synthesize:
     input:
-        package_sources(
-            "config.py",
-            "paths.py",
-            "data/faces.py",
-            *(f"data/synthetic/{name}.py" for name in ("__init__", "face", "generate", "measure")),
-        ),
+        sources=ferflow_sources("synthesize"),
     output:
         directory(SYNTHETIC_ROOT),
     params:
@@ -19,6 +14,6 @@ rule synthesize:
         f"logs/synthesize_{PARAMS.synthetic.size}.log",
     benchmark:
         f"logs/benchmarks/synthesize_{PARAMS.synthetic.size}.tsv"
-    threads: workflow.cores
+    threads: run_cores()
     shell:
         "{params.cli} synthesize --params-json {params.json:q} --out {output} --workers {threads} > {log} 2>&1"

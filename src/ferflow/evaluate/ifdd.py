@@ -50,22 +50,33 @@ def _run(
     return {k: np.concatenate(v) for k, v in out.items() if v}
 
 
-def _to_source_frames(
-    steps: np.ndarray, model: torch.nn.Module, saved: dict, stored: int, frame_indices: list[int]
+def steps_to_source_frames(
+    positions: np.ndarray, stride: int, num_frames: int, stored: int, frame_indices: list[int]
 ) -> np.ndarray:
-    """Map ISSM's fractional time-step indices to frame numbers of the source video.
+    """Continuous positions on a model's time axis -> frame numbers of the source video.
 
     A time step covers `stride` consecutive input frames; input frames are picked from the stored frames,
     which were sampled from the source video (`frame_indices`).
     """
-    num_frames = saved["kwargs"]["num_frames"]
-    steps_total = num_frames // 2 if num_frames != 32 else 8
-    stride = num_frames // steps_total
-    mode = getattr(getattr(model, "issm", None), "sampling", "exact")
-    pos = sample_positions(torch.from_numpy(steps), steps_total, mode).numpy()
-    input_frame = pos * stride + (stride - 1) / 2
+    input_frame = positions * stride + (stride - 1) / 2
     stored_pos = np.interp(input_frame, np.arange(num_frames), frame_positions(stored, num_frames))
     return np.interp(stored_pos, np.arange(len(frame_indices)), frame_indices)
+
+
+def in_episode(frames: np.ndarray, start: int, end: int) -> np.ndarray:
+    """Whether (fractional) source frames fall in the episode [start, end), rounding to the nearest frame."""
+    return (frames >= start - 0.5) & (frames < end - 0.5)
+
+
+def _to_source_frames(
+    steps: np.ndarray, model: torch.nn.Module, saved: dict, stored: int, frame_indices: list[int]
+) -> np.ndarray:
+    """Map ISSM's fractional time-step indices to frame numbers of the source video."""
+    num_frames = saved["kwargs"]["num_frames"]
+    steps_total = num_frames // 2 if num_frames != 32 else 8
+    mode = getattr(getattr(model, "issm", None), "sampling", "exact")
+    pos = sample_positions(torch.from_numpy(steps), steps_total, mode).numpy()
+    return steps_to_source_frames(pos, num_frames // steps_total, num_frames, stored, frame_indices)
 
 
 def _episode_analysis(
@@ -85,8 +96,7 @@ def _episode_analysis(
         record = {"sample_id": entry["sample_id"], "episode": [start, end]}
         for name, key in (("static", "idx_s"), ("dynamic", "idx_d")):
             src = _to_source_frames(outputs[key][n], model, saved, store.samples.shape[1], frames)
-            hits = (src >= start - 0.5) & (src < end - 0.5)
-            inside[name].append(hits.mean())
+            inside[name].append(in_episode(src, start, end).mean())
             record[name] = np.round(src, 2).tolist()
         share.append((end - start) / length)
         per_clip.append(record)

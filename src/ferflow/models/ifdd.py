@@ -25,7 +25,8 @@ import torch.nn.functional as F
 import torchvision
 from torch import nn
 
-from ferflow.models.issm import ISSM, SamplingMode, fixed_split
+from ferflow.model_names import MOBILENETV2_OWN, RELEASED, LiftingReduction, PoolInit, SamplingMode
+from ferflow.models.issm import ISSM, fixed_split
 from ferflow.models.ladm import LADM, HaarLift
 from ferflow.models.mvit_xs import (
     MViTXS,
@@ -54,7 +55,6 @@ __all__ = [
 ]
 
 SplitMode = Literal["issm", "fixed"]
-PoolInit = Literal["default", "mean"]
 WeightSource = Mapping[str, torch.Tensor] | str | os.PathLike[str]
 
 
@@ -365,7 +365,7 @@ class VideoBaseline(_VideoClassifier):
 
 
 def lifting_loss(
-    features: IFDDFeatures, weight: float = 0.1, reduction: Literal["mean", "sum"] = "mean"
+    features: IFDDFeatures, weight: float = 0.1, reduction: LiftingReduction = "mean"
 ) -> torch.Tensor:
     """Global-context Huber loss L_Lift between the fused features and the updated static stream.
 
@@ -464,10 +464,10 @@ def ifdd_mvit(
     dropout: float = 0.5,
     split: SplitMode = "issm",
     use_ladm: bool = True,
-    issm_sampling: SamplingMode = "shifted",
-    mlp_residual: bool = False,
-    pool_init: PoolInit = "default",
-    ladm_input_norm: bool = True,
+    issm_sampling: SamplingMode = RELEASED.issm_sampling,
+    mlp_residual: bool = RELEASED.mlp_residual,
+    pool_init: PoolInit = RELEASED.pool_init,
+    ladm_input_norm: bool = RELEASED.ladm_input_norm,
     backbone_weights: WeightSource | None = None,
 ) -> IFDD:
     """IFDD on MViT-XS, as released (37.5 M parameters, 36.0 G Conv/Linear MACs per 16 x 224^2 clip).
@@ -523,10 +523,10 @@ def ifdd_mobilenetv2(
     dropout: float = 0.5,
     split: SplitMode = "issm",
     use_ladm: bool = True,
-    issm_sampling: SamplingMode = "exact",
-    mlp_residual: bool = False,
-    pool_init: PoolInit = "mean",
-    ladm_input_norm: bool = False,
+    issm_sampling: SamplingMode = MOBILENETV2_OWN.issm_sampling,
+    mlp_residual: bool = MOBILENETV2_OWN.mlp_residual,
+    pool_init: PoolInit = MOBILENETV2_OWN.pool_init,
+    ladm_input_norm: bool = MOBILENETV2_OWN.ladm_input_norm,
     embed_dim: int = 256,
     width_mult: float = 1.0,
     backbone_weights: WeightSource | None = None,

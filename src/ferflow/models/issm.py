@@ -8,14 +8,14 @@ interpolation along time (clamped at the ends, like `grid_sample`'s border paddi
 
 from __future__ import annotations
 
-from typing import Literal, NamedTuple
+from typing import NamedTuple
 
 import torch
 from torch import nn
 
-__all__ = ["ISSM", "ISSMOutput", "SamplingMode", "fixed_split", "interpolate_frames", "sample_positions"]
+from ferflow.model_names import SamplingMode
 
-SamplingMode = Literal["shifted", "exact"]
+__all__ = ["ISSM", "ISSMOutput", "SamplingMode", "fixed_split", "interpolate_frames", "sample_positions"]
 
 
 def sample_positions(idx: torch.Tensor, num_frames: int, mode: SamplingMode) -> torch.Tensor:

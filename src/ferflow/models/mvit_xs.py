@@ -218,8 +218,8 @@ def load_state_dict_file(state_dict_or_path: Mapping[str, torch.Tensor] | str | 
             raise FileNotFoundError(f"weight file not found: {path}")
         try:
             obj = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as err:  # pickle errors, zip errors, disallowed globals ...
-            raise ValueError(f"{path} is not a loadable PyTorch weight file: {err}") from err
+        except Exception as err:  # pickle errors, zip errors, disallowed globals ... (torch's text: --debug)
+            raise ValueError(f"{path} is not a loadable PyTorch weight file ({type(err).__name__})") from err
         source = path
     for wrapper in ("state_dict", "model"):
         if isinstance(obj, Mapping) and wrapper in obj and isinstance(obj[wrapper], Mapping):

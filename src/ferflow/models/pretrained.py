@@ -35,6 +35,10 @@ class WeightsUnavailableError(RuntimeError, UserError):
     """Pretrained weights neither on disk nor downloadable here; the message says where to put them."""
 
 
+class InitFileError(ValueError, UserError):
+    """An `init` weights file that holds no usable state dict (corrupt, or something else saved)."""
+
+
 def torchvision_weights_file(weights: WeightsEnum) -> Path:
     """Where torchvision's weights API looks for (and would download) `weights`."""
     return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(urlparse(weights.url).path)
@@ -62,6 +66,7 @@ def init_state_dict(choice: str, family: str) -> dict[str, torch.Tensor] | None:
     Raises:
         FileNotFoundError: `faceid` before the pretraining stage ran, or a missing file.
         WeightsUnavailableError: torchvision weights that are not on disk and cannot be downloaded.
+        InitFileError: A file that holds no state dict.
     """
     if choice == "none":
         return None
@@ -75,7 +80,13 @@ def init_state_dict(choice: str, family: str) -> dict[str, torch.Tensor] | None:
             f"init faceid: {path} not found; run the pretraining stage first "
             f"(snakemake {path} --cores all, or ferflow pretrain --trunk {family})"
         )
-    return load_state_dict_file(path)
+    try:
+        return load_state_dict_file(path)
+    except ValueError as err:
+        raise InitFileError(
+            f"init {choice}: {err}; give a file saved with torch.save(model.state_dict(), ...), or rerun "
+            "the stage that wrote it"
+        ) from None
 
 
 def describe_init(choice: str, family: str) -> str:

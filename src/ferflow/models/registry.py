@@ -14,7 +14,12 @@ from ferflow.models.mvit_xs import load_state_dict_file
 from ferflow.train.checkpoint import ModelFileError
 
 # Modules whose factories register themselves on import.
-_MODEL_MODULES = ("ferflow.models.ifdd", "ferflow.models.dicefer", "ferflow.models.controls_image")
+_MODEL_MODULES = (
+    "ferflow.models.ifdd",
+    "ferflow.models.controls",
+    "ferflow.models.dicefer",
+    "ferflow.models.controls_image",
+)
 
 _REGISTRY: dict[str, Callable[..., nn.Module]] = {}
 

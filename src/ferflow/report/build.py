@@ -9,8 +9,10 @@ autoescaping on, and writes, each atomically (temporary name, then rename):
 - ``figures/<name>.png``: every figure of `FIGURES`, always (a small "not run" image when a section's inputs
   are absent), so that Snakemake can declare them as outputs for ``snakemake --report``.
 
-A section whose inputs are missing says "not run" and why; a file that exists but cannot be read says so with
-the error; neither stops the report. Model selection on the test fold is labelled optimistic wherever shown.
+A section whose inputs are missing says "not run" and why. Any other failure in a section (a file that exists
+but cannot be read, a bug) shows as an error box in its place, the rest of the report is still written, and
+then `build_report` raises: the failures, with their tracebacks, end the stage with a non-zero status.
+Model selection on the test fold is labelled optimistic wherever shown.
 """
 
 from __future__ import annotations
@@ -58,6 +60,11 @@ IMAGE_CONTROL_MODELS = {
 MANIFEST_ROWS = 100  # skipped files listed in full; the rest are counted
 NA = "\u2013"  # an en dash: what a table shows for a missing value
 PROBE_VIEWS = ("one_frame", "frame_mean", "peak_change")  # the clip views of synthetic.measure.clip_views
+PROBE_VIEW_TEXT = ("one frame", "mean over frames", "peak change from the clip's median")
+CONTROL_TEXT = {
+    "control_static": "static control (lower bound: no dynamics)",
+    "control_dynamics": "dynamics control (a simple model with dynamics)",
+}
 TSNE_POINTS = 2000  # t-SNE on at most this many test images (a fixed random subset beyond)
 
 #: Every figure file written under ``figures/``: name -> title (captions: ``workflow/report/<name>.rst``).
@@ -227,6 +234,7 @@ class _Builder:
         self.params = params
         self.figures: dict[str, bytes] = {}
         self.inputs: list[dict[str, Any]] = []
+        self.errors: list[Exception] = []
 
     # -- helpers
     def path(self, relative: Path | str) -> Path:
@@ -250,8 +258,9 @@ class _Builder:
     def section(self, name: str, gather: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         try:
             return gather()
-        except Exception as err:  # a broken input file must not take the whole report down
-            LOG.warning("report section %s: %s", name, err, exc_info=True)
+        except Exception as err:  # recorded, raised once the rest of the report is written
+            err.add_note(f"in the report's {name} section")
+            self.errors.append(err)
             return {"ran": False, "error": f"{type(err).__name__}: {err}"}
 
     # -- sections
@@ -361,6 +370,7 @@ class _Builder:
             "optimistic": optimistic,
             "missing": missing,
             "bars": self.figure("ifdd_uar_war", F.uar_war_bars, runs, optimistic),
+            "bounds": self._bounds(table),
         }
 
         with_metrics = [r for r in runs if r["metrics"]]
@@ -634,6 +644,7 @@ class _Builder:
                 "mean": _diff(c["mean"], c["scale"]),
                 "bootstrap": interval(c, "bootstrap"),
                 "t": interval(c, "t_interval"),
+                "t_samples": interval(c, "t_samples_interval"),
                 "p": _num((c.get("wilcoxon") or {}).get("p")),
                 "p_note": (c.get("wilcoxon") or {}).get("note", ""),
                 "kind": c["interval"],
@@ -697,7 +708,7 @@ class _Builder:
                         "label": c["label"],
                         "pair": f"{c['a']} - {c['b']}",
                         "mean": c["mean"],
-                        "interval": c["bootstrap"] if c["interval"] == "bootstrap" else c["t_interval"],
+                        "interval": c["verdict_interval"],
                         "t": c["t_interval"],
                         "kind": c["interval"],
                         "scale": c["scale"],
@@ -707,6 +718,23 @@ class _Builder:
                 ],
             )
         return result
+
+    def _bounds(self, table: list[dict[str, Any]]) -> list[dict[str, str]]:
+        """What the embedded benchmark allows, beside the models: its landmark probes (ground truth, five
+        folds of identities) and the two controls (`ferflow.models.controls`) as trained here."""
+        measurements = _read_json(self.path(paths.synthetic_root(self.params) / "measurements.json")) or {}
+        views = (measurements.get("difficulty") or {}).get("views") or {}
+        if not views:
+            return []
+        rows = [
+            {"what": f"true landmarks, {text} (linear probe; 5 folds)", "uar": _pct(views[key].get("uar"), 1)}
+            for key, text in zip(PROBE_VIEWS, PROBE_VIEW_TEXT, strict=True)
+            if key in views
+        ]
+        for row in table:
+            what = CONTROL_TEXT.get(row["variant"], "model")
+            rows.append({"what": f"{row['variant']}: {what}", "uar": row["mean_uar"]})
+        return rows
 
     def data(self) -> dict[str, Any]:
         p = self.params
@@ -915,8 +943,9 @@ def _version(name: str) -> str:
 
 
 # ------------------------------------------------------------------------------------------ rendering
-def collect(root: Path, params: Params) -> tuple[dict[str, Any], dict[str, bytes]]:
-    """Read every input under `root` and draw the figures: the template's context and the PNGs by name."""
+def collect(root: Path, params: Params) -> tuple[dict[str, Any], dict[str, bytes], list[Exception]]:
+    """Read every input under `root` and draw the figures: the template's context, the PNGs by name, and
+    the failures of the sections that could not be gathered (each shown as an error box in the context)."""
     builder = _Builder(Path(root), params)
     started = time.perf_counter()
     context = {
@@ -931,7 +960,7 @@ def collect(root: Path, params: Params) -> tuple[dict[str, Any], dict[str, bytes
         "inputs": builder.inputs,
     }
     LOG.info("report: gathered in %.1f s", time.perf_counter() - started)
-    return context, builder.figures
+    return context, builder.figures, builder.errors
 
 
 def _environment():
@@ -1004,9 +1033,13 @@ def build_report(root: Path, out_dir: Path, params: Params) -> tuple[Path, Path]
 
     Returns:
         The paths of the HTML and PDF files.
+
+    Raises:
+        ExceptionGroup: A section failed for another reason than absent inputs (the files are written first,
+            with an error box in that section's place).
     """
     out_dir = Path(out_dir)
-    context, pngs = collect(Path(root), params)
+    context, pngs, errors = collect(Path(root), params)
     html = render_html(context)
     for name, title in FIGURES.items():
         png = pngs.get(name) or F.placeholder(title, "its inputs were absent when the report was built")
@@ -1014,4 +1047,10 @@ def build_report(root: Path, out_dir: Path, params: Params) -> tuple[Path, Path]
     html_path, pdf_path = out_dir / "report.html", out_dir / "report.pdf"
     write_pdf(html, pdf_path)
     _write_atomic(html_path, html.encode("utf-8"))
+    if errors:
+        raise ExceptionGroup(
+            f"report: {len(errors)} section(s) failed; {html_path} and {pdf_path} were written with an error "
+            "box in their place",
+            errors,
+        )
     return html_path, pdf_path

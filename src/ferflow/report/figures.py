@@ -559,7 +559,7 @@ def forest(rows: Sequence[Mapping[str, Any]]) -> bytes:
 
     Args:
         rows: ``label`` (the metric), ``pair`` (``"a - b"``), ``mean``, ``interval`` and ``t`` ((low, high)
-            or None), ``kind`` (``bootstrap`` or ``t``), ``scale`` (100 for points) and ``better`` (bool).
+            or None), ``kind`` (``t_samples`` or ``t``), ``scale`` (100 for points) and ``better`` (bool).
     """
     metrics = list(dict.fromkeys(r["label"] for r in rows))
     counts = [sum(r["label"] == m for r in rows) for m in metrics]

@@ -45,7 +45,7 @@ from tqdm import tqdm
 from ferflow.config import DiceFerParams
 from ferflow.data.datasets import ImageDataset, PairDataset
 from ferflow.data.store import Store, StoreError, open_store
-from ferflow.jobs import dicefer_key
+from ferflow.jobs import dicefer_key, torch_threads
 from ferflow.model_names import IMAGE_CONTROLS
 from ferflow.models import create_model, resolved_arguments
 from ferflow.models.dicefer import (
@@ -316,8 +316,7 @@ def _start(p: DiceFerParams) -> Runtime:
     runtime = setup_single_device(
         rt.device, rt.amp, "DICE-FER and its baseline train", "dicefer.runtime.gpus"
     )
-    if rt.threads:
-        torch.set_num_threads(rt.threads)
+    torch.set_num_threads(torch_threads(rt.threads))
     seed_everything(rt.seed)
     return runtime
 

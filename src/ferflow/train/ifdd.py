@@ -30,7 +30,7 @@ from ferflow.config import IFDDParams, ParamsError, variant_family
 from ferflow.data.datasets import ClipAugment, ClipDataset
 from ferflow.data.store import Store, StoreError, open_store
 from ferflow.evaluate.metrics import uar, war
-from ferflow.jobs import ifdd_key
+from ferflow.jobs import ifdd_key, torch_threads
 from ferflow.model_names import VIDEO_MODELS
 from ferflow.models import copy_backbone, create_model, model_arguments, resolved_arguments
 from ferflow.models.ifdd import lifting_loss
@@ -56,8 +56,9 @@ HISTORY = "history.json"
 
 
 def model_kwargs(p: IFDDParams, variant: str, num_classes: int) -> dict[str, Any]:
-    """Factory arguments for a variant: shared ones, IFDD's switches for the IFDD models, and the entries
-    of `ifdd.model` that the variant's factory takes (e.g. `embed_dim` reaches IFDD, not the baseline)."""
+    """Factory arguments for a variant: shared ones, IFDD's switches and its per-variant settings for the
+    IFDD models, and the entries of `ifdd.model` that the variant's factory takes (e.g. `embed_dim` reaches
+    IFDD, not the baseline)."""
     accepted = model_arguments(variant)
     # Checked against every video model: a job is given its own variant only (ferflow.jobs).
     unknown = sorted(k for k in p.model if not any(k in model_arguments(v) for v in VIDEO_MODELS))
@@ -70,13 +71,16 @@ def model_kwargs(p: IFDDParams, variant: str, num_classes: int) -> dict[str, Any
         "dropout": p.dropout,
         **{k: v for k, v in p.model.items() if k in accepted},
     }
-    if variant.startswith("ifdd_"):
+    settings = p.settings_for(variant)
+    if settings is not None:
         kwargs |= {
             "drop_path": p.drop_path,
             "split": p.split,
             "use_ladm": p.use_ladm,
-            "issm_sampling": p.issm_sampling,
-            "mlp_residual": p.mlp_residual,
+            "issm_sampling": settings.issm_sampling,
+            "mlp_residual": settings.mlp_residual,
+            "pool_init": settings.pool_init,
+            "ladm_input_norm": settings.ladm_input_norm,
         }
     return kwargs
 
@@ -102,10 +106,25 @@ def build_model(p: IFDDParams, variant: str, num_classes: int, fold: int | None)
     return model
 
 
-def fold_rows(store: Store, fold: int | None, p: IFDDParams) -> dict[str, np.ndarray]:
-    """Train, test and (with selection = val) validation rows of a fold."""
-    rows = {"train": store.rows("train", fold), "test": store.rows("test", fold)}
-    if p.train.selection == "val":
+def fold_rows(
+    store: Store, fold: int | None, p: IFDDParams, inner_fold: int | None = None
+) -> dict[str, np.ndarray]:
+    """Train, test and (with selection = val) validation rows of a fold.
+
+    With `inner_fold`, a validation split of the training identities for choosing settings: fold
+    `inner_fold`'s identities validate, the fold's other training identities train, and the test fold is
+    left out (never read).
+    """
+    if inner_fold is not None:
+        if fold is None or inner_fold == fold:
+            raise StoreError(f"inner fold {inner_fold}: give another fold of a 5-fold store than {fold}")
+        rows = {
+            "train": np.setdiff1d(store.rows("train", fold), store.rows("test", inner_fold)),
+            "val": store.rows("test", inner_fold),
+        }
+    else:
+        rows = {"train": store.rows("train", fold), "test": store.rows("test", fold)}
+    if p.train.selection == "val" and inner_fold is None:
         rows["train"], rows["val"] = split_validation(
             store.labels, rows["train"], p.train.val_fraction, p.train.seed
         )
@@ -135,18 +154,31 @@ def _selection_score(metrics: dict[str, float], selection: str) -> float | None:
     return {"val": metrics.get("val/uar"), "test": metrics.get("test/uar")}.get(selection)
 
 
-def train_ifdd(p: IFDDParams, store_dir: Path, variant: str, fold: int | None, out: Path) -> dict[str, Any]:
-    """Train one variant on one fold; returns the final epoch's metrics."""
+def permuted_labels(labels: np.ndarray, seed: int) -> np.ndarray:
+    """The null control's training labels: the same labels shuffled across the training clips (class
+    counts kept, any link between a clip and its label broken), reproducibly from the seed."""
+    return np.random.default_rng([seed, 0x5EED]).permutation(labels)
+
+
+def train_ifdd(
+    p: IFDDParams,
+    store_dir: Path,
+    variant: str,
+    fold: int | None,
+    out: Path,
+    inner_fold: int | None = None,
+) -> dict[str, Any]:
+    """Train one variant on one fold; returns the final epoch's metrics. With `inner_fold`, train on the
+    other training identities and validate on that fold's (`fold_rows`): the test fold is not read."""
     t = p.train
     runtime = setup_runtime(t.device, t.amp)
-    if t.threads:
-        torch.set_num_threads(t.threads)
+    torch.set_num_threads(torch_threads(t.threads))
     out = Path(out)
     checkpoint_path = out / CHECKPOINT
     try:
         seed_everything(t.seed)
         store = open_store(store_dir, "clips", "train-ifdd")
-        rows = fold_rows(store, fold, p)
+        rows = fold_rows(store, fold, p, inner_fold)
         augment = ClipAugment(
             scale=(p.augment.scale.low, p.augment.scale.high), flip=p.augment.flip, jitter=p.augment.jitter
         )
@@ -154,6 +186,8 @@ def train_ifdd(p: IFDDParams, store_dir: Path, variant: str, fold: int | None, o
         train_set = ClipDataset(
             store, rows["train"], p.num_frames, p.img_size, augment=augment, deferred=on_device
         )
+        if t.permute_labels:
+            train_set.labels = permuted_labels(train_set.labels, t.seed)
         eval_sets = {
             name: ClipDataset(store, r, p.num_frames, p.img_size)
             for name, r in rows.items()
@@ -182,6 +216,8 @@ def train_ifdd(p: IFDDParams, store_dir: Path, variant: str, fold: int | None, o
             else None
         )
         soft_ce = SoftTargetCrossEntropy()
+        settings = p.settings_for(variant)
+        reduction = settings.lifting_reduction if settings is not None else None  # a baseline has no lifting
 
         start_epoch, history, best = 0, [], {"score": -1.0, "epoch": -1}
         # What must match for a checkpoint to be resumed: the values this job's result depends on.
@@ -190,6 +226,7 @@ def train_ifdd(p: IFDDParams, store_dir: Path, variant: str, fold: int | None, o
                 "params": ifdd_key(p, variant),
                 "variant": variant,
                 "fold": fold,
+                "inner_fold": inner_fold,
                 "store": store.meta.get("shape"),
                 "code": source_fingerprint(),
                 "init": init_fingerprint(p.init_for(variant), variant_family(variant)),
@@ -244,8 +281,8 @@ def train_ifdd(p: IFDDParams, store_dir: Path, variant: str, fold: int | None, o
                         else F.cross_entropy(logits.float(), y)
                     )
                     lift = (
-                        lifting_loss(features, p.lifting_weight, p.lifting_reduction)
-                        if p.lifting_weight
+                        lifting_loss(features, p.lifting_weight, reduction)
+                        if p.lifting_weight and reduction is not None
                         else 0.0
                     )
                     loss = cls + lift

@@ -35,7 +35,7 @@ from ferflow.data.datasets import ImageDataset
 from ferflow.data.faceid import PAIRS, TRAIN_STORE, VERIFY_STORE, read_pairs
 from ferflow.data.store import Store, open_store
 from ferflow.evaluate.verification import verification_metrics
-from ferflow.jobs import pretrain_key
+from ferflow.jobs import pretrain_key, torch_threads
 from ferflow.models.faceid import FaceIdNet, embed
 from ferflow.train.checkpoint import save_checkpoint, source_fingerprint
 from ferflow.train.common import (
@@ -128,8 +128,7 @@ def _run_key(p: PretrainParams, spec: TrunkSpec, stores: list[Store]) -> str:
 def _start(p: PretrainParams) -> Runtime:
     t = p.train
     runtime = setup_single_device(t.device, t.amp, "pretraining runs", "pretrain.train.gpus")
-    if t.threads:
-        torch.set_num_threads(t.threads)
+    torch.set_num_threads(torch_threads(t.threads))
     seed_everything(t.seed)
     return runtime
 

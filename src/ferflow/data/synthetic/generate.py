@@ -274,6 +274,17 @@ def write_video(path: Path, frames: Iterable[np.ndarray], fps: int, crf: int, ke
         container.mux(stream.encode())
 
 
+def clip_landmarks(spec: ClipSpec, identity: face.Identity, p: SyntheticParams) -> np.ndarray:
+    """A clip's true landmarks, T x 68 x 2 float32, as `render_clip` records them, without rendering a frame
+    (for measurements that need only the shapes, e.g. `measure.difficulty` on a large plan)."""
+    tl = clip_timeline(spec, p, np.random.default_rng(spec.seed))
+    shapes = []
+    for aus, pose in zip(tl.aus, tl.poses, strict=True):
+        m = face.pose_matrix(pose, p.frame_size)
+        shapes.append(face.deformed_landmarks(identity, aus) @ m[:, :2].T + m[:, 2])
+    return np.stack(shapes).astype(np.float32)
+
+
 def render_clip(
     spec: ClipSpec, identity: face.Identity, p: SyntheticParams, video_dir: Path, truth_dir: Path
 ) -> dict[str, object]:

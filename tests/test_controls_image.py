@@ -42,7 +42,7 @@ def test_shapes(name, channels):
 
 def test_the_reference_control_reads_the_image_minus_the_reference():
     model = create_model("control_image_reference").eval()
-    first = model.features[0]
+    first = model.cnn.features[0]
     x = torch.rand(2, 1, 16, 16)
     reference = torch.rand(2, 1, 16, 16)
     seen = {}

@@ -32,6 +32,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
+from ferflow.models.controls import FrameCNN
 from ferflow.models.registry import register_model
 
 __all__ = ["ImageControl", "control_image_reference", "control_image_static"]
@@ -50,19 +51,9 @@ class ImageControl(nn.Module):
     def __init__(self, num_classes: int = 7, widths: Sequence[int] = (16, 32, 64), reference: bool = False):
         super().__init__()
         self.needs_reference = reference
-        blocks: list[nn.Module] = []
-        channels = 2 if reference else 1
-        for width in widths:
-            blocks += [
-                nn.Conv2d(channels, width, 3, padding=1, bias=False),
-                nn.BatchNorm2d(width),
-                nn.ReLU(inplace=True),
-                nn.MaxPool2d(2),
-            ]
-            channels = width
-        self.features = nn.Sequential(*blocks)
-        self.head = nn.Linear(channels, num_classes)
-        self.embedding_dim = channels
+        self.cnn = FrameCNN(2 if reference else 1, tuple(widths))
+        self.head = nn.Linear(self.cnn.out_dim, num_classes)
+        self.embedding_dim = self.cnn.out_dim
 
     def _inputs(self, x: Tensor) -> Tensor:
         wanted = 2 if self.needs_reference else 1
@@ -76,7 +67,7 @@ class ImageControl(nn.Module):
 
     def forward_features(self, x: Tensor) -> Tensor:
         """The pooled embedding, (B, widths[-1])."""
-        return self.features(self._inputs(x)).mean((2, 3))
+        return self.cnn(self._inputs(x)).mean((2, 3))
 
     def forward_head(self, features: Tensor) -> Tensor:
         return self.head(features)

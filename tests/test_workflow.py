@@ -72,7 +72,8 @@ def test_pipeline_runs_then_has_nothing_to_do(tiny_project):
         (tiny_project / "results" / "dicefer" / "dicefer" / "eval" / "metrics.json").read_text()
     )
     summary = json.loads((tiny_project / "results" / "ifdd" / "summary.json").read_text())
-    assert set(summary) == {"ifdd_mobilenetv2", "baseline_mobilenetv2"}
+    # the default variants: IFDD, its baseline and the two controls that bound the benchmark
+    assert set(summary) == {"ifdd_mobilenetv2", "baseline_mobilenetv2", "control_static", "control_dynamics"}
     assert set(summary["ifdd_mobilenetv2"]["folds"]) == {"1"}
     pretrained = json.loads((tiny_project / "results" / "pretrain" / "summary.json").read_text())
     assert set(pretrained) == {"resnet18", "mobilenetv2"} and pretrained["resnet18"]["pairs"] == 80
@@ -116,7 +117,7 @@ def test_pipeline_runs_then_has_nothing_to_do(tiny_project):
     probes = planned_after(("baseline_epochs: 1", "baseline_epochs: 1\n  probe_folds: 3"))
     assert probes["evaluate_dicefer"] == 2 and "train_dicefer" not in probes
     clips = planned_after(("synthetic:\n", "data: {frames: 12}\nsynthetic:\n"))  # a key of the video branch
-    assert clips["check_data"] == 1 and clips["prepare_shard"] == 2 and clips["train_ifdd"] == 2
+    assert clips["check_data"] == 1 and clips["prepare_shard"] == 2 and clips["train_ifdd"] == 4
     assert "pack_images" not in clips and "train_dicefer" not in clips
 
     # a changed IFDD parameter re-runs IFDD's jobs only

@@ -10,7 +10,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from ferflow.bench.timing import interleaved_times, machine_info, rate, ratio, write_json
+from ferflow.bench.timing import interleaved_times, machine_info, rate, ratio
+from ferflow.core.atomic import write_json
 from ferflow.data.datasets import ClipAugment
 from ferflow.models import create_model, model_arguments
 from ferflow.models.ifdd import lifting_loss

@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torchvision.models import resnet18
 
+from ferflow.core.checkpoint import load_state_dict_file
 from ferflow.models.mine import (
     Estimator,
     GlobalStatNet,
@@ -40,7 +41,6 @@ from ferflow.models.mine import (
     mlp,
     pair_mi,
 )
-from ferflow.models.mvit_xs import load_state_dict_file
 from ferflow.models.registry import register_model
 
 __all__ = [

@@ -25,6 +25,7 @@ import torch.nn.functional as F
 import torchvision
 from torch import nn
 
+from ferflow.core.checkpoint import load_state_dict_file
 from ferflow.model_names import MOBILENETV2_OWN, RELEASED, LiftingReduction, PoolInit, SamplingMode
 from ferflow.models.issm import ISSM, fixed_split
 from ferflow.models.ladm import LADM, HaarLift
@@ -34,7 +35,6 @@ from ferflow.models.mvit_xs import (
     apply_key_map,
     find_backbone,
     load_mvit_v2_s_weights,
-    load_state_dict_file,
 )
 from ferflow.models.registry import register_model
 

@@ -43,6 +43,9 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from ferflow.config import DiceFerParams
+from ferflow.core.atomic import write_json
+from ferflow.core.checkpoint import save_checkpoint, source_fingerprint
+from ferflow.core.runtime import Runtime, seed_everything, setup_single_device, teardown_runtime
 from ferflow.data.datasets import ImageDataset, PairDataset
 from ferflow.data.store import Store, StoreError, open_store
 from ferflow.jobs import dicefer_key, torch_threads
@@ -56,7 +59,6 @@ from ferflow.models.dicefer import (
     identity_mi_loss,
 )
 from ferflow.models.pretrained import describe_init, init_state_dict
-from ferflow.train.checkpoint import save_checkpoint, source_fingerprint
 from ferflow.train.common import (
     Live,
     NonFiniteLossError,
@@ -66,9 +68,7 @@ from ferflow.train.common import (
     restore_rng,
     resumable_rng,
     resumable_state,
-    write_json,
 )
-from ferflow.train.runtime import Runtime, seed_everything, setup_single_device, teardown_runtime
 
 __all__ = [
     "BASELINE_MODEL",

@@ -35,8 +35,7 @@ def test_every_layer_entry_names_a_module_or_package():
 
 def test_longest_prefix_decides_the_layer():
     names = [name for name, _ in LAYERS]
-    assert names[layer_of("data.adapters")] == "names"
-    assert names[layer_of("data.frames")] == "data"
+    assert names[layer_of("data.synthetic.generate")] == "data"
     assert names[layer_of("evaluate.metrics")] == "metrics"
     assert names[layer_of("evaluate.ifdd")] == "evaluate"
     assert layer_of("nowhere") is None

@@ -3,8 +3,8 @@
 `LAYERS` is the one place the order is written; tests/test_layers.py runs `upward_imports` over
 `src/ferflow` and fails naming each import that points up. A module belongs to the layer that lists the
 longest dotted prefix of its name (relative to the package; `__init__` is the package's own `__init__.py`),
-so `data.adapters` sits in `names` while the rest of `data` sits in `data`. A module no layer lists is an
-error too: a new top-level module or package must be placed here.
+so `evaluate.metrics` sits in `metrics` while the rest of `evaluate` sits in `evaluate`. A module no layer
+lists is an error too: a new top-level module or package must be placed here.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from pathlib import Path
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     # what every stage stands on: atomic files, checkpoints, devices, errors, the version
     ("core", ("__init__", "core", "errors", "parallel")),
-    # the names the parameters are checked against: models, dataset classes, folds and adapter options
-    ("names", ("model_names", "data.records", "data.adapters", "data.synthetic.splits")),
+    # the names the parameters are checked against: models; datasets' classes, folds and adapter options
+    ("names", ("model_names", "dataset_names")),
     # the parameters and what follows from them alone: paths, job keys, recipes, the study's cells
     ("config", ("config", "paths", "jobs", "recipes", "study")),
     ("data", ("data",)),

@@ -39,17 +39,12 @@ NUM_FOLDS: dict[str, int] = {"dfew": 5, "mafw": 5, "synthetic_video": 5}
 LABEL_BASES: tuple[str, ...] = ("auto", "0", "1")
 
 
+#: Options every loader takes but the pipeline sets itself (data.max_skip_fraction; media are always checked).
+_PIPELINE = ("check_media", "max_skip_fraction")
+PIPELINE_OPTIONS = frozenset(_PIPELINE)
 #: The keyword options of each dataset's loader (`ferflow.data.adapters.LOADERS`), in signature order.
 OPTIONS: dict[str, tuple[str, ...]] = {
-    "dfew": (
-        "split_dir",
-        "media",
-        "media_dir",
-        "video_ext",
-        "label_base",
-        "check_media",
-        "max_skip_fraction",
-    ),
+    "dfew": ("split_dir", "media", "media_dir", "video_ext", "label_base", *_PIPELINE),
     "ferv39k": (
         "split_dir",
         "train_file",
@@ -58,29 +53,12 @@ OPTIONS: dict[str, tuple[str, ...]] = {
         "media_dir",
         "video_ext",
         "label_base",
-        "check_media",
-        "max_skip_fraction",
+        *_PIPELINE,
     ),
-    "mafw": (
-        "split_dir",
-        "media",
-        "media_dir",
-        "video_ext",
-        "label_base",
-        "check_media",
-        "max_skip_fraction",
-    ),
-    "rafdb": ("label_file", "media", "media_dir", "check_media", "max_skip_fraction"),
-    "synthetic_video": ("dfew_dir", "ground_truth", "check_media", "max_skip_fraction"),
-    "synthetic_image": (
-        "test_identities",
-        "holdout",
-        "rafdb_dir",
-        "media",
-        "ground_truth",
-        "check_media",
-        "max_skip_fraction",
-    ),
+    "mafw": ("split_dir", "media", "media_dir", "video_ext", "label_base", *_PIPELINE),
+    "rafdb": ("label_file", "media", "media_dir", *_PIPELINE),
+    "synthetic_video": ("dfew_dir", "ground_truth", *_PIPELINE),
+    "synthetic_image": ("test_identities", "holdout", "rafdb_dir", "media", "ground_truth", *_PIPELINE),
 }
 
 _ALIASES = {"raf_db": "rafdb", "raf-db": "rafdb", "ferv39": "ferv39k"}
@@ -95,8 +73,6 @@ def canonical_name(dataset: str) -> str:
     return key
 
 
-#: Options the pipeline sets itself (data.max_skip_fraction; media are always checked).
-PIPELINE_OPTIONS = frozenset({"check_media", "max_skip_fraction"})
 #: The values each adapter's choice options accept; every other option is a path or a name (a string).
 CHOICES: dict[str, dict[str, tuple[str, ...]]] = {
     "dfew": {"media": ("frames", "frames16", "video"), "label_base": LABEL_BASES},

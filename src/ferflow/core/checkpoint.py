@@ -1,7 +1,8 @@
-"""Checkpoints: written atomically every epoch, read back with `weights_only=True`.
+"""Model files: checkpoints written atomically every epoch, read back with `weights_only=True`; weight files.
 
 A checkpoint holds everything a resumed run needs to continue exactly where it stopped: the model(s),
-optimiser(s) and scheduler state, the epoch, the metric history, and the torch random generators.
+optimiser(s) and scheduler state, the epoch, the metric history, and the torch random generators. A
+weight file (`load_state_dict_file`) is any state dict on disk, e.g. a pretrained backbone.
 """
 
 from __future__ import annotations

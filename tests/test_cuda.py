@@ -35,7 +35,7 @@ from ferflow.core.runtime import Runtime
 from ferflow.data.prepare import pack_shards, prepare_shard
 from ferflow.data.store import write_store
 from ferflow.models import create_model, list_models, model_arguments
-from ferflow.models.ifdd import lifting_loss
+from ferflow.models.losses import lifting_loss
 from ferflow.predict import predict_image, predict_video
 from ferflow.train import dicefer as dicefer_trainer
 from ferflow.train import ifdd as ifdd_trainer

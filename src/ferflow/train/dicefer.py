@@ -51,13 +51,8 @@ from ferflow.data.store import Store, StoreError, open_store
 from ferflow.jobs import dicefer_key, torch_threads
 from ferflow.model_names import IMAGE_CONTROLS
 from ferflow.models import create_model, resolved_arguments
-from ferflow.models.dicefer import (
-    DiceFer,
-    adversarial_loss,
-    discriminator_loss,
-    expression_loss,
-    identity_mi_loss,
-)
+from ferflow.models.dicefer import DiceFer
+from ferflow.models.losses import adversarial_loss, discriminator_loss, expression_loss, identity_mi_loss
 from ferflow.models.pretrained import describe_init, init_state_dict
 from ferflow.train.common import (
     Live,

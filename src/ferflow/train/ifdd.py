@@ -36,7 +36,7 @@ from ferflow.evaluate.metrics import uar, war
 from ferflow.jobs import ifdd_key, torch_threads
 from ferflow.model_names import VIDEO_MODELS
 from ferflow.models import copy_backbone, create_model, model_arguments, resolved_arguments
-from ferflow.models.ifdd import lifting_loss
+from ferflow.models.losses import lifting_loss
 from ferflow.models.pretrained import describe_init, init_state_dict
 from ferflow.train.common import (
     Live,

@@ -30,9 +30,9 @@ import numpy as np
 
 from ferflow import paths
 from ferflow.config import DiceFerParams, load_params, merge_overrides
+from ferflow.core.atomic import write_json
 from ferflow.data.store import open_store, write_store
 from ferflow.evaluate.dicefer import evaluate_dicefer
-from ferflow.train.common import write_json
 from ferflow.train.dicefer import train_baseline, train_dicefer
 
 #: One change each from the demo's section: the choices docs/dicefer.md's table informed.

@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from ferflow.config import PretrainParams, load_params, merge_overrides, trunk_spec
+from ferflow.core.atomic import write_json
 from ferflow.data.faceid import prepare_faces
 from ferflow.data.synthetic.faceid import generate_faceid
-from ferflow.train.common import write_json
 from ferflow.train.pretrain import pretrain
 
 #: name -> (trunk, changes to the `pretrain` section): the rows of docs/pretrain.md's table.

@@ -25,7 +25,7 @@ from typing import Any
 
 from ferflow import paths
 from ferflow.config import load_params
-from ferflow.train.common import write_json
+from ferflow.core.atomic import write_json
 
 #: A Snakemake log's timestamp line, e.g. "[Sat Dec  6 12:58:13 2025]".
 STAMP = re.compile(r"^\[(\w{3} \w{3} +\d+ \d\d:\d\d:\d\d \d{4})\]$", re.MULTILINE)

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
+from ferflow.core.atomic import write_json
 from ferflow.evaluate.stats import (
     CONFIDENCE,
     DICEFER_METRICS,
@@ -32,7 +33,6 @@ from ferflow.evaluate.stats import (
     t_interval,
     t_samples_interval,
 )
-from ferflow.train.common import write_json
 
 PER_SAMPLE = {m.key: m.per_sample for m in (*IFDD_METRICS, *DICEFER_METRICS)}
 

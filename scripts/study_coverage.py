@@ -15,8 +15,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ferflow.core.atomic import write_json
 from ferflow.evaluate.coverage import METHODS, coverage_table
-from ferflow.train.common import write_json
 
 HEADERS = {
     "bootstrap": "bootstrap, samples and cells",

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 
 import pytest
 
 from ferflow.data.adapters import (
-    DFEW_CLASSES,
-    FERV39K_CLASSES,
-    MAFW_CLASSES,
-    RAFDB_CLASSES,
+    DFEW_MEDIA,
+    LOADERS,
+    SYNTHETIC_IMAGE_SPLITS,
     AnnotationError,
     UnsafePathError,
-    class_names,
-    iter_folds,
     load_dfew,
     load_ferv39k,
     load_mafw,
@@ -25,6 +23,17 @@ from ferflow.data.adapters import (
     safe_relative,
 )
 from ferflow.data.records import Record, TooManySkipsError, read_records, write_records
+from ferflow.dataset_names import (
+    CHOICES,
+    CLASSES,
+    DFEW_CLASSES,
+    FERV39K_CLASSES,
+    MAFW_CLASSES,
+    OPTIONS,
+    RAFDB_CLASSES,
+    class_names,
+    iter_folds,
+)
 
 
 def _write(path: Path, text: str) -> Path:
@@ -397,6 +406,17 @@ def test_load_records_rejects_unknown_datasets_and_options(tmp_path: Path) -> No
         load_records("affectnet", tmp_path)
     with pytest.raises(ValueError, match=r"unknown option\(s\) \['label_file'\]"):
         load_records("dfew", tmp_path, fold=1, label_file="x")
+
+
+def test_dataset_names_agree_with_the_loaders() -> None:
+    """The parameter check reads `ferflow.dataset_names` without importing the loaders; hold it to them."""
+    assert list(LOADERS) == list(CLASSES)
+    for name, loader in LOADERS.items():
+        parameters = inspect.signature(loader).parameters.values()
+        assert OPTIONS[name] == tuple(p.name for p in parameters if p.kind is p.KEYWORD_ONLY), name
+        assert set(CHOICES[name]) <= set(OPTIONS[name]), name
+    assert CHOICES["dfew"]["media"] == tuple(DFEW_MEDIA)
+    assert CHOICES["synthetic_image"]["test_identities"] == tuple(SYNTHETIC_IMAGE_SPLITS)
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from ferflow.config import faceid_trunks, validate_params
 from ferflow.models import create_model, list_models
 from ferflow.models.controls import VideoControl
-from ferflow.models.ifdd import lifting_loss
+from ferflow.models.losses import lifting_loss
 
 CONTROLS = ("control_static", "control_dynamics")
 

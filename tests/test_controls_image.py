@@ -11,13 +11,13 @@ from torchvision.transforms.v2.functional import rgb_to_grayscale
 
 from ferflow.cli import main
 from ferflow.config import ImageModel, validate_params
+from ferflow.core.checkpoint import load_checkpoint
 from ferflow.data.datasets import ImageDataset, identity_means
 from ferflow.data.store import StoreError, open_store, write_store
 from ferflow.evaluate.dicefer import evaluate_dicefer
 from ferflow.jobs import dicefer_key
 from ferflow.model_names import IMAGE_CONTROLS, IMAGE_MODELS
 from ferflow.models import create_model, list_models
-from ferflow.train.checkpoint import load_checkpoint
 from ferflow.train.dicefer import train_baseline
 
 SIZE = 32

@@ -30,15 +30,15 @@ from test_train_ifdd import store  # noqa: F401 (a fixture)
 from ferflow import gpu
 from ferflow.cli import main
 from ferflow.config import Params
+from ferflow.core.checkpoint import load_checkpoint
+from ferflow.core.runtime import Runtime
 from ferflow.data.prepare import pack_shards, prepare_shard
 from ferflow.data.store import write_store
 from ferflow.models import create_model, list_models, model_arguments
-from ferflow.models.ifdd import lifting_loss
+from ferflow.models.losses import lifting_loss
 from ferflow.predict import predict_image, predict_video
 from ferflow.train import dicefer as dicefer_trainer
 from ferflow.train import ifdd as ifdd_trainer
-from ferflow.train.checkpoint import load_checkpoint
-from ferflow.train.runtime import Runtime
 
 CUDA = pytest.param("cuda", marks=pytest.mark.cuda)
 DEVICES = [pytest.param("cpu", marks=pytest.mark.slow), CUDA]

@@ -8,9 +8,9 @@ import pytest
 from sklearn.metrics import balanced_accuracy_score
 
 from ferflow.config import validate_params
+from ferflow.core.checkpoint import save_checkpoint
 from ferflow.data.store import write_store
 from ferflow.evaluate.dicefer import evaluate_dicefer
-from ferflow.train.checkpoint import save_checkpoint
 from ferflow.train.dicefer import train_baseline, train_dicefer
 
 TEST = 12  # test images: 3 classes x 4, identities p0..p3 x 3

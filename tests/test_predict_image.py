@@ -15,13 +15,13 @@ from test_train_dicefer import params
 
 from ferflow.cli import main
 from ferflow.config import validate_params
+from ferflow.core.checkpoint import load_checkpoint, save_checkpoint
 from ferflow.data.datasets import ImageDataset
 from ferflow.data.frames import MediaError
 from ferflow.data.prepare import pack_shards, prepare_shard
 from ferflow.data.store import open_store
 from ferflow.evaluate.dicefer import load_trained
 from ferflow.predict import ModelFileError, NoFaceError, is_image, predict, predict_image, predict_video
-from ferflow.train.checkpoint import load_checkpoint, save_checkpoint
 from ferflow.train.dicefer import train_baseline, train_dicefer
 
 DATA = validate_params({"synthetic": {"size": "tiny"}, "data": {"shards": 1, "image_size": 64}})

@@ -12,13 +12,13 @@ import torchvision
 from interrupt import run_interrupted
 
 from ferflow.config import ParamsError, SyntheticParams, TrunkSpec, faceid_trunks, validate_params
+from ferflow.core.checkpoint import load_checkpoint
 from ferflow.data.faceid import prepare_faces
 from ferflow.data.synthetic.faceid import generate_faceid
 from ferflow.models import create_model
 from ferflow.models.ifdd import load_mobilenet_v2_weights
 from ferflow.models.pretrained import WeightsUnavailableError, init_state_dict, torchvision_weights_file
 from ferflow.train import pretrain as trainer
-from ferflow.train.checkpoint import load_checkpoint
 from ferflow.train.common import NonFiniteLossError, init_fingerprint
 
 RESNET = TrunkSpec("resnet18", 32)

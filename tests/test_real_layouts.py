@@ -20,16 +20,9 @@ from layouts import (
 from ferflow.cli import main
 from ferflow.config import validate_params
 from ferflow.data import adapters
-from ferflow.data.adapters import (
-    DFEW_CLASSES,
-    FERV39K_CLASSES,
-    MAFW_CLASSES,
-    AnnotationError,
-    load_dfew,
-    load_ferv39k,
-    load_mafw,
-)
+from ferflow.data.adapters import AnnotationError, load_dfew, load_ferv39k, load_mafw
 from ferflow.data.check import check_branch
+from ferflow.dataset_names import DFEW_CLASSES, FERV39K_CLASSES, MAFW_CLASSES
 
 # ------------------------------------------------------------------------------------- label numbering
 

@@ -5,8 +5,8 @@ import socket
 import torch.distributed as dist
 from test_train_dicefer import params as dicefer_params
 
+from ferflow.core.runtime import setup_runtime, teardown_runtime
 from ferflow.train import dicefer
-from ferflow.train.runtime import setup_runtime, teardown_runtime
 
 
 def _torchrun_env(monkeypatch) -> None:

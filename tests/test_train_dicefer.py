@@ -9,10 +9,10 @@ import torch
 from interrupt import run_interrupted
 
 from ferflow.config import validate_params
+from ferflow.core.checkpoint import load_checkpoint
 from ferflow.data.store import write_store
 from ferflow.models import create_model
 from ferflow.train import dicefer as trainer
-from ferflow.train.checkpoint import load_checkpoint
 from ferflow.train.common import NonFiniteLossError
 
 # Steps per epoch: 24 training images in batches of 8.

@@ -8,9 +8,9 @@ import torch
 from interrupt import run_interrupted
 
 from ferflow.config import ParamsError, validate_params
+from ferflow.core.checkpoint import load_checkpoint
 from ferflow.data.store import StoreError, open_store, write_store
 from ferflow.train import ifdd as trainer
-from ferflow.train.checkpoint import load_checkpoint
 from ferflow.train.common import NonFiniteLossError
 
 

@@ -311,8 +311,8 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 
 
 def _cmd_data_check(args: argparse.Namespace) -> int:
+    from ferflow.core.atomic import write_json
     from ferflow.data.check import check_data, check_summary, format_check
-    from ferflow.data.records import write_json
 
     params = _params(args)
     kinds = tuple(args.kind or ("clips", "images"))

@@ -28,7 +28,7 @@ from pydantic import (
     model_validator,
 )
 
-from ferflow.data import adapters
+from ferflow import dataset_names
 from ferflow.errors import UserError
 from ferflow.model_names import (
     VARIANT_SETTINGS,
@@ -725,10 +725,10 @@ def _cross_section_problems(params: Params) -> list[tuple[str, str]]:
     for branch, dataset in (("video", params.data.video), ("image", params.data.image)):
         problems += [
             (f"data.{branch}.options.{key}", message)
-            for key, message in adapters.option_problems(dataset.adapter(), dataset.options)
+            for key, message in dataset_names.option_problems(dataset.adapter(), dataset.options)
         ]
     video = params.data.video.adapter()
-    folds = adapters.NUM_FOLDS.get(video)
+    folds = dataset_names.NUM_FOLDS.get(video)
     wanted = params.ifdd.folds
     if wanted is not None and folds is None:
         problems.append(

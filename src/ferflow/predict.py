@@ -27,6 +27,8 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
+from ferflow.core.checkpoint import Media, ModelFileError, load_checkpoint, model_media
+from ferflow.core.runtime import setup_runtime
 from ferflow.data.align import align_frames
 from ferflow.data.datasets import ImageDataset, clip_tensor, eval_transform
 from ferflow.data.frames import ClipSampler, MediaError, read_clip
@@ -34,8 +36,6 @@ from ferflow.data.records import IMAGE_EXTENSIONS
 from ferflow.data.store import Store
 from ferflow.errors import UserError
 from ferflow.models import model_from_saved
-from ferflow.train.checkpoint import Media, ModelFileError, load_checkpoint, model_media
-from ferflow.train.runtime import setup_runtime
 
 __all__ = [
     "ModelFileError",

@@ -10,8 +10,6 @@ the old one whole. The file keeps its comments, and is written only when the res
 from __future__ import annotations
 
 import io
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +19,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from ferflow.config import Params, read_params_file, validate_params
+from ferflow.core.atomic import write_text
 from ferflow.errors import UserError
 
 RECIPES = Path("recipes")
@@ -129,10 +128,7 @@ def apply_recipe(
                 "lives in"
             )
     params = validate_params(yaml.safe_load(out.getvalue()), f"{params_file} with recipe {name}")
-    fd, tmp = tempfile.mkstemp(prefix=f".{params_file.name}.", dir=params_file.parent or Path("."))
-    with os.fdopen(fd, "w") as f:
-        f.write(out.getvalue())
-    os.replace(tmp, params_file)
+    write_text(params_file, out.getvalue())
     return params, changes
 
 

@@ -18,7 +18,7 @@ from typing import Literal
 
 from ferflow import jobs
 from ferflow.config import DiceFerParams, IFDDParams, Params, merge_overrides
-from ferflow.data import adapters
+from ferflow.dataset_names import iter_folds
 
 ROOT = "results/study"
 IFDD_CELL = ROOT + "/ifdd/{variant}/seed_{seed}/fold_{fold}"
@@ -53,7 +53,7 @@ def study_folds(params: Params) -> list[int]:
     if params.study.folds:
         return list(params.study.folds)
     video = params.data.video.dataset
-    return [fold or 0 for fold in adapters.iter_folds("synthetic_video" if video == "synthetic" else video)]
+    return [fold or 0 for fold in iter_folds("synthetic_video" if video == "synthetic" else video)]
 
 
 def cells(params: Params) -> list[Cell]:

@@ -1,8 +1,8 @@
 # IFDD and its baseline: train and evaluate every variant on every fold, then summarise.
-from ferflow.data import adapters
+from ferflow.dataset_names import iter_folds
 
 VIDEO_ADAPTER = "synthetic_video" if PARAMS.data.video.dataset == "synthetic" else PARAMS.data.video.dataset
-IFDD_FOLDS = PARAMS.ifdd.folds or [fold or 0 for fold in adapters.iter_folds(VIDEO_ADAPTER)]
+IFDD_FOLDS = PARAMS.ifdd.folds or [fold or 0 for fold in iter_folds(VIDEO_ADAPTER)]
 TRUTH = (
     f"--truth {SYNTHETIC_ROOT}/ground_truth/clips.csv" if PARAMS.data.video.dataset == "synthetic" else ""
 )

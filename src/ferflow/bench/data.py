@@ -37,8 +37,9 @@ import torch
 from torch.utils.data import DataLoader, default_collate
 from torchvision import tv_tensors
 
-from ferflow.bench.timing import interleaved_times, machine_info, rate, ratio, write_json
+from ferflow.bench.timing import interleaved_times, machine_info, rate, ratio
 from ferflow.config import SyntheticParams
+from ferflow.core.atomic import write_json
 from ferflow.data.align import Alignment, align_frames
 from ferflow.data.datasets import ClipAugment, ClipDataset, frame_positions
 from ferflow.data.frames import ClipSampler, VideoInfo, decode_video, probe_video, read_clip

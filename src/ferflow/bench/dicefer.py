@@ -14,8 +14,10 @@ from typing import Any
 
 import torch
 
-from ferflow.bench.timing import interleaved_times, machine_info, rate, write_json
+from ferflow.bench.timing import interleaved_times, machine_info, rate
 from ferflow.config import DiceFerParams
+from ferflow.core.atomic import write_json
+from ferflow.core.runtime import setup_runtime
 from ferflow.models import create_model
 from ferflow.train.dicefer import (
     BASELINE_MODEL,
@@ -26,7 +28,6 @@ from ferflow.train.dicefer import (
     dicefer_kwargs,
     dicefer_stages,
 )
-from ferflow.train.runtime import setup_runtime
 
 NUM_CLASSES = 7
 

@@ -28,7 +28,8 @@ import torch
 
 from ferflow.bench.data import BenchSettings, random_store, time_loader
 from ferflow.bench.models import bench_device, device_info, step_fns
-from ferflow.bench.timing import interleaved_times, rate, write_json
+from ferflow.bench.timing import interleaved_times, rate
+from ferflow.core.atomic import write_json
 from ferflow.data.datasets import ClipAugment, ClipDataset
 
 #: The issue's target for ifdd_mvit, batch 16, 16 x 224^2, bf16 on one H100 (recorded, never asserted).

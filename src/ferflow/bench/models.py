@@ -10,10 +10,11 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from ferflow.bench.timing import interleaved_times, machine_info, rate, ratio, write_json
+from ferflow.bench.timing import interleaved_times, machine_info, rate, ratio
+from ferflow.core.atomic import write_json
 from ferflow.data.datasets import ClipAugment
 from ferflow.models import create_model, model_arguments
-from ferflow.models.ifdd import lifting_loss
+from ferflow.models.losses import lifting_loss
 
 PAIRS = {"mobilenetv2": ("ifdd_mobilenetv2", "baseline_mobilenetv2"), "mvit": ("ifdd_mvit", "baseline_mvit")}
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ferflow.bench.feed import TRAIN_TARGET_CLIPS_PER_S
-from ferflow.bench.timing import write_json
+from ferflow.core.atomic import write_json
 
 #: The issue's target for IFDD's training-time overhead over baseline_mvit (time ratio; recorded only).
 MAX_IFDD_OVERHEAD = 1.15

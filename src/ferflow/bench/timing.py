@@ -1,14 +1,11 @@
-"""What every benchmark shares: machine facts, interleaved timing, rates and ratios, atomic JSON output."""
+"""What every benchmark shares: machine facts, interleaved timing, rates and ratios."""
 
 from __future__ import annotations
 
-import json
 import os
 import platform
-import tempfile
 import time
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 import av
@@ -63,16 +60,3 @@ def rate(count: int, seconds: Sequence[float]) -> float:
 def ratio(numerator: Sequence[float], denominator: Sequence[float]) -> float:
     """Median over rounds of the time ratio measured within each round."""
     return round(float(np.median(np.asarray(numerator) / np.asarray(denominator))), 4)
-
-
-def write_json(path: Path, data: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f, indent=2)
-            f.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -29,7 +29,7 @@ import csv
 import inspect
 import os
 import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -46,34 +46,18 @@ from ferflow.data.records import (
     check_skip_fraction,
 )
 from ferflow.data.synthetic.splits import VALIDATION_FRACTION, VALIDATION_SEED, choose_held_out
-from ferflow.errors import UserError
-
-DFEW_CLASSES: tuple[str, ...] = ("Happy", "Sad", "Neutral", "Angry", "Surprise", "Disgust", "Fear")
-FERV39K_CLASSES: tuple[str, ...] = ("Angry", "Disgust", "Fear", "Happy", "Neutral", "Sad", "Surprise")
-MAFW_CLASSES: tuple[str, ...] = (
-    "anger",
-    "disgust",
-    "fear",
-    "happiness",
-    "neutral",
-    "sadness",
-    "surprise",
-    "contempt",
-    "anxiety",
-    "helplessness",
-    "disappointment",
+from ferflow.dataset_names import (
+    CHOICES,
+    CLASSES,
+    DFEW_CLASSES,
+    FERV39K_CLASSES,
+    LABEL_BASES,
+    MAFW_CLASSES,
+    NUM_FOLDS,
+    RAFDB_CLASSES,
+    canonical_name,
 )
-RAFDB_CLASSES: tuple[str, ...] = ("Surprise", "Fear", "Disgust", "Happiness", "Sadness", "Anger", "Neutral")
-
-CLASSES: dict[str, tuple[str, ...]] = {
-    "dfew": DFEW_CLASSES,
-    "ferv39k": FERV39K_CLASSES,
-    "mafw": MAFW_CLASSES,
-    "rafdb": RAFDB_CLASSES,
-    "synthetic_video": DFEW_CLASSES,
-    "synthetic_image": RAFDB_CLASSES,
-}
-NUM_FOLDS: dict[str, int] = {"dfew": 5, "mafw": 5, "synthetic_video": 5}
+from ferflow.errors import UserError
 
 DEFAULT_MAX_SKIP_FRACTION = 0.05
 
@@ -192,8 +176,6 @@ def _check_fold(dataset: str, fold: int | None) -> int:
 
 
 # ---------------------------------------------------------------------------------------- label numbering
-
-LABEL_BASES: tuple[str, ...] = ("auto", "0", "1")
 
 
 def parse_label_base(value: object) -> int | None:
@@ -856,7 +838,7 @@ SYNTHETIC_IMAGE_SPLITS = {
         "RAF-DB-unseen/basic", "ground_truth/images_unseen.csv", "ground_truth/image_landmarks_unseen.npz"
     ),
 }
-HOLDOUTS = ("test", "validation")
+HOLDOUTS = CHOICES["synthetic_image"]["holdout"]
 
 
 def _validation_ids(rows: list[_Row], ids: dict[str, str], by_identity: bool) -> set[str]:
@@ -952,16 +934,6 @@ LOADERS: dict[str, Callable[..., RecordSet]] = {
     "synthetic_video": load_synthetic_video,
     "synthetic_image": load_synthetic_image,
 }
-_ALIASES = {"raf_db": "rafdb", "raf-db": "rafdb", "ferv39": "ferv39k"}
-
-
-def canonical_name(dataset: str) -> str:
-    """The registered name for `dataset` (case-insensitive; '-' and '_' interchangeable)."""
-    key = dataset.strip().lower().replace("-", "_")
-    key = _ALIASES.get(key, key)
-    if key not in LOADERS:
-        raise ValueError(f"unknown dataset {dataset!r}; known: {', '.join(LOADERS)}")
-    return key
 
 
 def load_records(
@@ -996,76 +968,15 @@ def load_records(
     return loader(root, split, **paths)
 
 
-#: Options the pipeline sets itself (data.max_skip_fraction; media are always checked).
-PIPELINE_OPTIONS = frozenset({"check_media", "max_skip_fraction"})
-#: The values each adapter's choice options accept; every other option is a path or a name (a string).
-CHOICES: dict[str, dict[str, tuple[str, ...]]] = {
-    "dfew": {"media": tuple(DFEW_MEDIA), "label_base": LABEL_BASES},
-    "ferv39k": {"media": ("frames", "video"), "label_base": LABEL_BASES},
-    "mafw": {"media": ("frames", "video"), "label_base": LABEL_BASES},
-    "rafdb": {"media": ("aligned", "original")},
-    "synthetic_video": {},
-    "synthetic_image": {
-        "media": ("aligned", "original"),
-        "test_identities": tuple(SYNTHETIC_IMAGE_SPLITS),
-        "holdout": HOLDOUTS,
-    },
-}
-
-
-def option_problems(dataset: str, options: dict[str, object]) -> list[tuple[str, str]]:
-    """(option, what is wrong) for a dataset's adapter options as `params.yaml` gives them: unknown names,
-    options the pipeline sets itself, values outside a choice, non-string paths. Empty when all is well."""
-    name = canonical_name(dataset)
-    params = inspect.signature(LOADERS[name]).parameters
-    accepted = [k for k, p in params.items() if p.kind is p.KEYWORD_ONLY and k not in PIPELINE_OPTIONS]
-    problems = []
-    for key, value in options.items():
-        choices = CHOICES[name].get(key)
-        if key in PIPELINE_OPTIONS:
-            problems.append((key, "set by the pipeline (see data.max_skip_fraction), not a dataset option"))
-        elif key not in accepted:
-            problems.append((key, f"not an option of {name}; its options: {', '.join(accepted)}"))
-        elif choices is not None and (isinstance(value, bool) or str(value).lower() not in choices):
-            problems.append((key, f"expected one of {', '.join(choices)}, got {value!r}"))
-        elif choices is None and not isinstance(value, str):
-            problems.append((key, f"expected a path or name (a string), got {value!r}"))
-    if name == "ferv39k" and options.get("media") == "video" and "media_dir" not in options:
-        problems.append(("media_dir", "FERV39k videos need it: the folder of <scene>/<Emotion>/<id>.mp4"))
-    return problems
-
-
-def class_names(dataset: str) -> tuple[str, ...]:
-    """The dataset's class names in its official label order."""
-    return CLASSES[canonical_name(dataset)]
-
-
-def iter_folds(dataset: str) -> Iterable[int | None]:
-    """The folds to evaluate for `dataset`: 1..k, or just None for a fixed split."""
-    name = canonical_name(dataset)
-    return range(1, NUM_FOLDS[name] + 1) if name in NUM_FOLDS else (None,)
-
-
 __all__ = [
-    "CHOICES",
-    "CLASSES",
     "DEFAULT_MAX_SKIP_FRACTION",
-    "DFEW_CLASSES",
-    "FERV39K_CLASSES",
     "HOLDOUTS",
-    "LABEL_BASES",
     "LOADERS",
-    "MAFW_CLASSES",
-    "PIPELINE_OPTIONS",
-    "RAFDB_CLASSES",
     "SYNTHETIC_IMAGE_SPLITS",
     "VIDEO_EXTENSIONS",
     "AnnotationError",
     "UnsafePathError",
-    "canonical_name",
-    "class_names",
     "dfew_split_file",
-    "iter_folds",
     "load_dfew",
     "load_ferv39k",
     "load_mafw",
@@ -1074,7 +985,6 @@ __all__ = [
     "load_synthetic_image",
     "load_synthetic_video",
     "numbered_media",
-    "option_problems",
     "parse_label_base",
     "resolve_label_base",
     "safe_relative",

@@ -10,6 +10,7 @@ from typing import Literal
 from ferflow.config import DatasetParams, Params
 from ferflow.data import adapters
 from ferflow.data.records import Record, Skip
+from ferflow.dataset_names import iter_folds
 
 Kind = Literal["clips", "images"]
 KINDS: tuple[Kind, ...] = ("clips", "images")
@@ -50,7 +51,7 @@ def load_all_records(kind: Kind, params: Params, root: Path) -> tuple[list[Recor
     with adapters.shared_media_scans():
         sets = [
             adapters.load_records(name, root, fold=fold, split="test" if fold else split, **options)
-            for fold in adapters.iter_folds(name)
+            for fold in iter_folds(name)
             for split in (("test",) if fold else ("train", "test"))
         ]
     records = sorted((r for s in sets for r in s), key=lambda r: r.sample_id)

@@ -18,6 +18,7 @@ from ferflow.config import Params
 from ferflow.data import adapters
 from ferflow.data.branches import KINDS, Kind, adapter_name, adapter_options, dataset_root, section
 from ferflow.data.records import RecordSet, Skip, summarize_skips
+from ferflow.dataset_names import iter_folds
 
 
 @dataclass
@@ -88,7 +89,7 @@ def check_branch(kind: Kind, params: Params, synthetic_root: Path) -> BranchChec
     options = adapter_options(kind, params)
     sets: list[RecordSet] = []
     with adapters.shared_media_scans():
-        for fold in adapters.iter_folds(name):
+        for fold in iter_folds(name):
             for split in ("train", "test"):
                 try:
                     sets.append(adapters.load_records(name, root, fold=fold, split=split, **options))

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -31,6 +30,7 @@ import av
 import cv2
 import numpy as np
 
+from ferflow.core.atomic import atomic_path
 from ferflow.data.records import (
     IMAGE_EXTENSIONS,
     Record,
@@ -669,15 +669,8 @@ def output_path(out_dir: Path, sample_id: str, suffix: str = ".npy") -> Path:
 
 
 def _save_npy(path: Path, array: np.ndarray) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.save(f, array, allow_pickle=False)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp, tmp.open("wb") as f:
+        np.save(f, array, allow_pickle=False)
 
 
 def extract_records(

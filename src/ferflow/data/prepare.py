@@ -25,6 +25,7 @@ from ferflow.data.branches import Kind, adapter_name, dataset_root, load_all_rec
 from ferflow.data.frames import ClipSampler, MediaError, read_clip
 from ferflow.data.records import Record, Skip, check_skip_fraction, write_rows
 from ferflow.data.store import open_store, write_store
+from ferflow.dataset_names import class_names
 from ferflow.errors import UserError
 
 SKIP_COLUMNS = ("sample_id", "path", "reason")
@@ -123,7 +124,7 @@ def prepare_shard(params: Params, kind: Kind, shard: int, out: Path, synthetic_r
     meta = {
         "kind": kind,
         "dataset": adapter_name(kind, dataset),
-        "classes": list(adapters.class_names(adapter_name(kind, dataset))),
+        "classes": list(class_names(adapter_name(kind, dataset))),
         "shard": shard,
         "records": len(mine),
         "stats": asdict(stats),

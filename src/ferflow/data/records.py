@@ -13,15 +13,13 @@ goes on; it fails, with a summary, only when the skipped fraction exceeds a conf
 from __future__ import annotations
 
 import csv
-import json
-import os
-import tempfile
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Literal, TextIO
+from typing import Literal
 
+from ferflow.core.atomic import atomic_path
 from ferflow.errors import UserError
 
 MediaKind = Literal["video", "frames", "image"]
@@ -191,35 +189,13 @@ class RecordSet:
         return {name: counts.get(i, 0) for i, name in enumerate(self.classes)}
 
 
-def _atomic_write_text(path: Path, write: Callable[[TextIO], None]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    mask = os.umask(0)
-    os.umask(mask)
-    os.chmod(tmp, 0o666 & ~mask)  # mkstemp makes 0600; the file is as shareable as any output
-    try:
-        with os.fdopen(fd, "w", newline="") as f:
-            write(f)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_rows(path: str | Path, rows: Iterable[dict[str, str]], columns: Sequence[str]) -> None:
     """Write dict rows as CSV, atomically (temporary file in the same folder, then rename)."""
 
-    def write(f: TextIO) -> None:
+    with atomic_path(path) as tmp, tmp.open("w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(columns), lineterminator="\n", extrasaction="raise")
         writer.writeheader()
         writer.writerows(rows)
-
-    _atomic_write_text(Path(path), write)
-
-
-def write_json(path: str | Path, data: object) -> None:
-    """Write JSON atomically (temporary file in the same folder, then rename)."""
-    _atomic_write_text(Path(path), lambda f: json.dump(data, f, indent=2))
 
 
 def write_records(path: str | Path, records: Iterable[Record]) -> None:

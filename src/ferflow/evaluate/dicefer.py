@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 from pathlib import Path
 from typing import Any
 
@@ -39,13 +38,13 @@ import numpy as np
 import torch
 from torch import nn
 
+from ferflow.core.atomic import atomic_path, write_json, write_text
+from ferflow.core.checkpoint import ModelFileError, load_checkpoint
+from ferflow.core.runtime import setup_runtime
 from ferflow.data.datasets import ImageDataset
 from ferflow.data.store import open_store
 from ferflow.evaluate import metrics as M
 from ferflow.models import model_from_saved
-from ferflow.train.checkpoint import ModelFileError, load_checkpoint
-from ferflow.train.common import write_json
-from ferflow.train.runtime import setup_runtime
 
 __all__ = ["evaluate_dicefer", "load_trained"]
 
@@ -95,13 +94,6 @@ def _probe(codes: np.ndarray, labels: np.ndarray, folds: int, seed: int) -> dict
         "samples": int(keep.sum()),
         "classes": int((counts >= 2).sum()),
     }
-
-
-def _write_text(path: Path, text: str) -> None:
-    """Write a text file atomically (temporary name, then rename)."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def _predictions_csv(sample_ids: list[str], classes: list[str], y_true: np.ndarray, probs: np.ndarray) -> str:
@@ -222,13 +214,12 @@ def evaluate_dicefer(
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    _write_text(out / "predictions.csv", _predictions_csv(sample_ids, classes, y_true, probs))
-    _write_text(out / "per_class.md", M.format_per_class_table(table) + "\n")
+    write_text(out / "predictions.csv", _predictions_csv(sample_ids, classes, y_true, probs))
+    write_text(out / "per_class.md", M.format_per_class_table(table) + "\n")
     arrays = {"codes": codes, "labels": y_true, "identities": identities, "sample_ids": np.array(sample_ids)}
     if kind == "dicefer":
         arrays |= {"e": outputs["e"], "i": outputs["i"]}
-    tmp = out / f".embeddings.tmp-{os.getpid()}.npz"
-    np.savez_compressed(tmp, classes=np.array(classes), **arrays)
-    os.replace(tmp, out / "embeddings.npz")
+    with atomic_path(out / "embeddings.npz") as tmp, tmp.open("wb") as f:
+        np.savez_compressed(f, classes=np.array(classes), **arrays)
     write_json(out / "metrics.json", result)
     return result

@@ -16,14 +16,14 @@ from typing import Any
 import numpy as np
 import torch
 
+from ferflow.core.atomic import write_json
+from ferflow.core.checkpoint import ModelFileError, load_checkpoint, model_media
+from ferflow.core.runtime import setup_runtime
 from ferflow.data.datasets import ClipDataset, frame_positions
 from ferflow.data.store import open_store
 from ferflow.evaluate import metrics as M
 from ferflow.models import model_from_saved
 from ferflow.models.issm import sample_positions
-from ferflow.train.checkpoint import ModelFileError, load_checkpoint, model_media
-from ferflow.train.common import write_json
-from ferflow.train.runtime import setup_runtime
 
 
 def load_trained(path: Path) -> tuple[torch.nn.Module, dict[str, Any]]:

@@ -47,8 +47,8 @@ import numpy as np
 from scipy import stats
 
 from ferflow.config import CHANCE, Params
+from ferflow.core.atomic import write_json
 from ferflow.study import Cell, cells, shared_settings, study_folds
-from ferflow.train.common import write_json
 
 ALPHA = 0.05
 CONFIDENCE = 0.95  # 1 - ALPHA

@@ -25,7 +25,8 @@ import torch.nn.functional as F
 import torchvision
 from torch import nn
 
-from ferflow.model_names import MOBILENETV2_OWN, RELEASED, LiftingReduction, PoolInit, SamplingMode
+from ferflow.core.checkpoint import load_state_dict_file
+from ferflow.model_names import MOBILENETV2_OWN, RELEASED, PoolInit, SamplingMode
 from ferflow.models.issm import ISSM, fixed_split
 from ferflow.models.ladm import LADM, HaarLift
 from ferflow.models.mvit_xs import (
@@ -34,7 +35,6 @@ from ferflow.models.mvit_xs import (
     apply_key_map,
     find_backbone,
     load_mvit_v2_s_weights,
-    load_state_dict_file,
 )
 from ferflow.models.registry import register_model
 
@@ -49,7 +49,6 @@ __all__ = [
     "baseline_mvit",
     "ifdd_mobilenetv2",
     "ifdd_mvit",
-    "lifting_loss",
     "load_mobilenet_v2_weights",
     "load_mvit_v2_s_weights",
 ]
@@ -357,41 +356,6 @@ class VideoBaseline(_VideoClassifier):
         """Average over space, then time; Dropout; classifier."""
         pooled = self.head_drop(features.x.mean(dim=(3, 4)).mean(dim=2))
         return pooled if pre_logits else self.head(pooled)
-
-
-# ---------------------------------------------------------------------------------------------------------
-# Loss
-# ---------------------------------------------------------------------------------------------------------
-
-
-def lifting_loss(
-    features: IFDDFeatures, weight: float = 0.1, reduction: LiftingReduction = "mean"
-) -> torch.Tensor:
-    """Global-context Huber loss L_Lift between the fused features and the updated static stream.
-
-    pool_a = mean over C and T/2 of (AvgPool_time,2(X) - Y_S), a B x h x w map;
-    per-sample loss = mean over h x w of SmoothL1_beta=1(pool_a, 0); L_Lift = weight * reduce(per-sample).
-
-    Args:
-        features: Output of `forward_features`.
-        weight: lambda (0.1 in the paper).
-        reduction: "mean" over the batch (default: independent of batch size) or "sum", which reproduces
-            the released code (effective weight lambda * B).
-
-    Returns:
-        Scalar loss; zero for features without a static stream (the baselines).
-    """
-    if reduction not in ("mean", "sum"):
-        raise ValueError(f"reduction must be 'mean' or 'sum', got {reduction!r}")
-    if features.y_s is None:
-        return features.x.new_zeros(())
-    paired = F.avg_pool3d(features.x, kernel_size=(2, 1, 1))
-    pool_a = (paired - features.y_s).mean(dim=(1, 2))
-    per_sample = (
-        F.smooth_l1_loss(pool_a, torch.zeros_like(pool_a), beta=1.0, reduction="none").flatten(1).mean(1)
-    )
-    total = per_sample.sum() if reduction == "sum" else per_sample.mean()
-    return weight * total
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -18,6 +18,8 @@ import torch
 from torch import nn
 from torchvision.models.video.mvit import MSBlockConfig, MultiscaleBlock, PositionalEncoding
 
+from ferflow.core.checkpoint import load_state_dict_file
+
 __all__ = [
     "MVIT_S_DEPTHS",
     "MVIT_XS_DEPTHS",
@@ -26,7 +28,6 @@ __all__ = [
     "apply_key_map",
     "find_backbone",
     "load_mvit_v2_s_weights",
-    "load_state_dict_file",
     "mvit_block_configs",
 ]
 
@@ -198,35 +199,6 @@ class WeightLoadReport:
             f"loaded {len(self.loaded)} tensors; {len(self.unused_source)} source tensors unused; "
             f"{len(self.not_loaded)} model tensors keep their initialisation"
         )
-
-
-def load_state_dict_file(state_dict_or_path: Mapping[str, torch.Tensor] | str | os.PathLike[str]) -> dict:
-    """A state dict from a mapping or a local file (`torch.load(..., weights_only=True)`).
-
-    Checkpoints that wrap the weights under "state_dict" or "model" are unwrapped.
-
-    Raises:
-        FileNotFoundError: The path does not exist.
-        ValueError: The file holds no mapping of tensors.
-    """
-    if isinstance(state_dict_or_path, Mapping):
-        obj: object = state_dict_or_path
-        source = "the given mapping"
-    else:
-        path = os.fspath(state_dict_or_path)
-        if not os.path.isfile(path):
-            raise FileNotFoundError(f"weight file not found: {path}")
-        try:
-            obj = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as err:  # pickle errors, zip errors, disallowed globals ... (torch's text: --debug)
-            raise ValueError(f"{path} is not a loadable PyTorch weight file ({type(err).__name__})") from err
-        source = path
-    for wrapper in ("state_dict", "model"):
-        if isinstance(obj, Mapping) and wrapper in obj and isinstance(obj[wrapper], Mapping):
-            obj = obj[wrapper]
-    if not isinstance(obj, Mapping) or not obj or not all(isinstance(v, torch.Tensor) for v in obj.values()):
-        raise ValueError(f"{source} does not hold a state dict (a mapping of names to tensors)")
-    return dict(obj)
 
 
 def find_backbone(model: nn.Module, cls: type[nn.Module]) -> tuple[nn.Module, str]:

@@ -20,8 +20,8 @@ from torchvision.models import MobileNet_V2_Weights, ResNet18_Weights, WeightsEn
 from torchvision.models.video import MViT_V2_S_Weights
 
 from ferflow import paths
+from ferflow.core.checkpoint import load_state_dict_file
 from ferflow.errors import UserError
-from ferflow.models.mvit_xs import load_state_dict_file
 
 #: torchvision weights for the named starts, by (choice, trunk family).
 TORCHVISION_WEIGHTS: dict[tuple[str, str], WeightsEnum] = {

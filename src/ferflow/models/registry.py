@@ -10,8 +10,7 @@ from typing import Any, TypeVar
 
 from torch import nn
 
-from ferflow.models.mvit_xs import load_state_dict_file
-from ferflow.train.checkpoint import ModelFileError
+from ferflow.core.checkpoint import ModelFileError, load_state_dict_file
 
 # Modules whose factories register themselves on import.
 _MODEL_MODULES = (

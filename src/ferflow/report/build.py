@@ -40,6 +40,7 @@ from sklearn.metrics import roc_curve
 import ferflow
 from ferflow import paths
 from ferflow.config import Params, faceid_trunks
+from ferflow.core.atomic import write_bytes
 from ferflow.report import figures as F
 
 __all__ = ["FIGURES", "LITERATURE", "build_report", "collect", "render_html"]
@@ -1002,22 +1003,12 @@ def _fetcher():
     return URLFetcher(allowed_protocols={"data"})
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def write_pdf(html: str, path: Path) -> None:
     """Render `html` to a PDF at `path` (atomically), fetching nothing but ``data:`` URIs."""
     from weasyprint import HTML
 
     logging.getLogger("fontTools").setLevel(logging.WARNING)
-    _write_atomic(path, HTML(string=html, url_fetcher=_fetcher()).write_pdf())
+    write_bytes(path, HTML(string=html, url_fetcher=_fetcher()).write_pdf())
 
 
 def build_report(root: Path, out_dir: Path, params: Params) -> tuple[Path, Path]:
@@ -1043,10 +1034,10 @@ def build_report(root: Path, out_dir: Path, params: Params) -> tuple[Path, Path]
     html = render_html(context)
     for name, title in FIGURES.items():
         png = pngs.get(name) or F.placeholder(title, "its inputs were absent when the report was built")
-        _write_atomic(out_dir / "figures" / f"{name}.png", png)
+        write_bytes(out_dir / "figures" / f"{name}.png", png)
     html_path, pdf_path = out_dir / "report.html", out_dir / "report.pdf"
     write_pdf(html, pdf_path)
-    _write_atomic(html_path, html.encode("utf-8"))
+    write_bytes(html_path, html.encode("utf-8"))
     if errors:
         raise ExceptionGroup(
             f"report: {len(errors)} section(s) failed; {html_path} and {pdf_path} were written with an error "

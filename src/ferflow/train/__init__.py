@@ -1,1 +1,1 @@
-"""Training loops, schedules, checkpoints and logging."""
+"""Training loops (IFDD, DICE-FER, face-ID pretraining), schedules, resumable state and logging."""

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -15,10 +13,10 @@ from timm.scheduler import CosineLRScheduler
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from ferflow.config import OptimParams
+from ferflow.core.checkpoint import file_digest, load_checkpoint, rng_state, set_rng_state
+from ferflow.core.runtime import Runtime
 from ferflow.models.pretrained import TORCHVISION_WEIGHTS
 from ferflow.paths import init_file
-from ferflow.train.checkpoint import file_digest, load_checkpoint, rng_state, set_rng_state
-from ferflow.train.runtime import Runtime
 
 
 class NonFiniteLossError(RuntimeError):
@@ -140,14 +138,6 @@ class Live:
     def close(self) -> None:
         if self._live is not None:
             self._live.end()
-
-
-def write_json(path: Path, data: Any) -> None:
-    """Write JSON atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(data, indent=2))
-    os.replace(tmp, path)
 
 
 def mean_of(values: Iterable[float]) -> float:

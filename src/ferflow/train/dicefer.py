@@ -43,20 +43,17 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from ferflow.config import DiceFerParams
+from ferflow.core.atomic import write_json
+from ferflow.core.checkpoint import save_checkpoint, source_fingerprint
+from ferflow.core.runtime import Runtime, seed_everything, setup_single_device, teardown_runtime
 from ferflow.data.datasets import ImageDataset, PairDataset
 from ferflow.data.store import Store, StoreError, open_store
 from ferflow.jobs import dicefer_key, torch_threads
 from ferflow.model_names import IMAGE_CONTROLS
 from ferflow.models import create_model, resolved_arguments
-from ferflow.models.dicefer import (
-    DiceFer,
-    adversarial_loss,
-    discriminator_loss,
-    expression_loss,
-    identity_mi_loss,
-)
+from ferflow.models.dicefer import DiceFer
+from ferflow.models.losses import adversarial_loss, discriminator_loss, expression_loss, identity_mi_loss
 from ferflow.models.pretrained import describe_init, init_state_dict
-from ferflow.train.checkpoint import save_checkpoint, source_fingerprint
 from ferflow.train.common import (
     Live,
     NonFiniteLossError,
@@ -66,9 +63,7 @@ from ferflow.train.common import (
     restore_rng,
     resumable_rng,
     resumable_state,
-    write_json,
 )
-from ferflow.train.runtime import Runtime, seed_everything, setup_single_device, teardown_runtime
 
 __all__ = [
     "BASELINE_MODEL",

@@ -27,15 +27,17 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from ferflow.config import IFDDParams, ParamsError, variant_family
+from ferflow.core.atomic import write_json
+from ferflow.core.checkpoint import file_digest, load_checkpoint, save_checkpoint, source_fingerprint
+from ferflow.core.runtime import Runtime, seed_everything, setup_runtime, teardown_runtime
 from ferflow.data.datasets import ClipAugment, ClipDataset
 from ferflow.data.store import Store, StoreError, open_store
 from ferflow.evaluate.metrics import uar, war
 from ferflow.jobs import ifdd_key, torch_threads
 from ferflow.model_names import VIDEO_MODELS
 from ferflow.models import copy_backbone, create_model, model_arguments, resolved_arguments
-from ferflow.models.ifdd import lifting_loss
+from ferflow.models.losses import lifting_loss
 from ferflow.models.pretrained import describe_init, init_state_dict
-from ferflow.train.checkpoint import file_digest, load_checkpoint, save_checkpoint, source_fingerprint
 from ferflow.train.common import (
     Live,
     check_finite,
@@ -46,9 +48,7 @@ from ferflow.train.common import (
     resumable_rng,
     resumable_state,
     split_validation,
-    write_json,
 )
-from ferflow.train.runtime import Runtime, seed_everything, setup_runtime, teardown_runtime
 
 CHECKPOINT = "checkpoint.pt"
 MODEL = "model.pt"

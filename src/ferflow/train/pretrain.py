@@ -31,13 +31,15 @@ from tqdm import tqdm
 
 from ferflow import __version__
 from ferflow.config import PretrainParams, TrunkSpec
+from ferflow.core.atomic import write_json
+from ferflow.core.checkpoint import save_checkpoint, source_fingerprint
+from ferflow.core.runtime import Runtime, seed_everything, setup_single_device, teardown_runtime
 from ferflow.data.datasets import ImageDataset
 from ferflow.data.faceid import PAIRS, TRAIN_STORE, VERIFY_STORE, read_pairs
 from ferflow.data.store import Store, open_store
 from ferflow.evaluate.verification import verification_metrics
 from ferflow.jobs import pretrain_key, torch_threads
 from ferflow.models.faceid import FaceIdNet, embed
-from ferflow.train.checkpoint import save_checkpoint, source_fingerprint
 from ferflow.train.common import (
     Live,
     check_finite,
@@ -46,9 +48,7 @@ from ferflow.train.common import (
     restore_rng,
     resumable_rng,
     resumable_state,
-    write_json,
 )
-from ferflow.train.runtime import Runtime, seed_everything, setup_single_device, teardown_runtime
 
 CHECKPOINT = "checkpoint.pt"
 TRUNK = "trunk.pt"

@@ -1,7 +1,8 @@
-"""Checkpoints: written atomically every epoch, read back with `weights_only=True`.
+"""Model files: checkpoints written atomically every epoch, read back with `weights_only=True`; weight files.
 
 A checkpoint holds everything a resumed run needs to continue exactly where it stopped: the model(s),
-optimiser(s) and scheduler state, the epoch, the metric history, and the torch random generators.
+optimiser(s) and scheduler state, the epoch, the metric history, and the torch random generators. A
+weight file (`load_state_dict_file`) is any state dict on disk, e.g. a pretrained backbone.
 """
 
 from __future__ import annotations
@@ -9,12 +10,13 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
-import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
 import torch
 
+from ferflow.core.atomic import atomic_path
 from ferflow.errors import UserError
 
 Media = Literal["image", "video"]
@@ -58,25 +60,11 @@ def file_digest(path: str | Path) -> str:
 
 
 def save_checkpoint(path: str | Path, state: dict[str, Any]) -> Path:
-    """Write `state` to `path` through a temporary file in the same folder, then rename."""
+    """Write `state` to `path` atomically (temporary file in the same folder, then rename)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a checkpoint is as shareable as any output
-    try:
+    with atomic_path(path) as tmp:
         torch.save(state, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
@@ -91,6 +79,35 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
             f"{path}: not a readable ferflow checkpoint ({type(err).__name__}: {err}); give a file that "
             "ferflow wrote"
         ) from None
+
+
+def load_state_dict_file(state_dict_or_path: Mapping[str, torch.Tensor] | str | os.PathLike[str]) -> dict:
+    """A state dict from a mapping or a local file (`torch.load(..., weights_only=True)`).
+
+    Checkpoints that wrap the weights under "state_dict" or "model" are unwrapped.
+
+    Raises:
+        FileNotFoundError: The path does not exist.
+        ValueError: The file holds no mapping of tensors.
+    """
+    if isinstance(state_dict_or_path, Mapping):
+        obj: object = state_dict_or_path
+        source = "the given mapping"
+    else:
+        path = os.fspath(state_dict_or_path)
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"weight file not found: {path}")
+        try:
+            obj = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as err:  # pickle errors, zip errors, disallowed globals ... (torch's text: --debug)
+            raise ValueError(f"{path} is not a loadable PyTorch weight file ({type(err).__name__})") from err
+        source = path
+    for wrapper in ("state_dict", "model"):
+        if isinstance(obj, Mapping) and wrapper in obj and isinstance(obj[wrapper], Mapping):
+            obj = obj[wrapper]
+    if not isinstance(obj, Mapping) or not obj or not all(isinstance(v, torch.Tensor) for v in obj.values()):
+        raise ValueError(f"{source} does not hold a state dict (a mapping of names to tensors)")
+    return dict(obj)
 
 
 def rng_state() -> dict[str, Any]:

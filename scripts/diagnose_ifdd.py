@@ -49,6 +49,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from ferflow.config import IFDDParams, load_params, merge_overrides
+from ferflow.core.atomic import write_json
 from ferflow.data.datasets import ClipDataset
 from ferflow.data.store import Store, open_store
 from ferflow.evaluate.ifdd import in_episode, load_trained, steps_to_source_frames
@@ -58,7 +59,6 @@ from ferflow.models.controls import LUMA, VideoControl
 from ferflow.models.ifdd import IFDD, VideoBaseline
 from ferflow.models.issm import fixed_split, sample_positions
 from ferflow.train import ifdd as trainer
-from ferflow.train.common import write_json
 
 #: The rule for calling a difference real, fixed before any run.
 RULE = (

@@ -122,6 +122,7 @@ ABLATIONS: dict[str, tuple[str, dict[str, Any], str]] = {
     "ifdd_112": ("ifdd_mobilenetv2", {"img_size": 112}, "112² frames (4x4 maps at stride 32)"),
     "baseline_112": ("baseline_mobilenetv2", {"img_size": 112}, "112² frames"),
     "ifdd_smallcnn_e24": ("ifdd_smallcnn", {"train": {"epochs": 24}}, "24 epochs"),
+    "ifdd_smallcnn_residual": ("ifdd_smallcnn", {"mlp_residual": True}, "mlp_residual: true"),
 }
 CHOSEN = "48_e8_grid"
 

@@ -24,9 +24,11 @@ time step (so that a change keeps roughly where in the face it happened) and fla
   the clip the episode covers (what a random step scores).
 
 Each probe is a logistic regression (standardised features, sklearn defaults) fitted on the training
-clips' features and scored on the validation clips'. `summary` gathers every result into one JSON and prints
-the tables; differences from a reference setting get a paired bootstrap interval (validation clips and seeds
-resampled, `ferflow.evaluate.stats.paired_bootstrap`) and the verdict of `RULE`.
+clips' features and scored on the validation clips'. `scale` writes `scale.json`: the size and the spread
+across validation clips of what the classifier reads (the pooled features) and of the logits. `summary`
+gathers every result into one JSON and prints the tables; differences from a reference setting get a
+paired bootstrap interval (validation clips and seeds resampled, `ferflow.evaluate.stats.paired_bootstrap`)
+and the verdict of `RULE`.
 """
 
 from __future__ import annotations
@@ -69,7 +71,7 @@ RULE = (
 )
 
 
-RESULT, PROBES = "result.json", "probes.json"
+RESULT, PROBES, SCALE = "result.json", "probes.json", "scale.json"
 PROBE_GRID = 4  # stages' maps are average-pooled to at most this many positions per side before probing
 
 
@@ -157,6 +159,32 @@ def setting_params(base: IFDDParams, setting: Setting, seed: int) -> IFDDParams:
 def predict_rows(model: torch.nn.Module, store: Store, rows: np.ndarray, p: IFDDParams) -> np.ndarray:
     loader = torch.utils.data.DataLoader(ClipDataset(store, rows, p.num_frames, p.img_size), batch_size=16)
     return np.concatenate([model(x).argmax(1).numpy() for x, _ in loader])
+
+
+@torch.no_grad()
+def head_input_scale(
+    model: torch.nn.Module, store: Store, rows: np.ndarray, p: IFDDParams
+) -> dict[str, float]:
+    """What the classifier sees on the validation clips: the pooled features' mean size and their spread
+    across clips (per dimension, averaged), and the logits' spread across clips. A spread near zero means the
+    head cannot tell clips apart however its weights move."""
+    loader = torch.utils.data.DataLoader(ClipDataset(store, rows, p.num_frames, p.img_size), batch_size=16)
+    model.eval()
+    pooled = torch.cat([model.forward_head(model.forward_features(x), pre_logits=True) for x, _ in loader])
+    logits = model.head(pooled)
+    return {
+        "pooled_abs_mean": float(pooled.mean(0).abs().mean()),
+        "pooled_spread": float(pooled.std(0).mean()),
+        "logit_spread": float(logits.std(0).mean()),
+    }
+
+
+def scale_one(name: str, seed: int, args: argparse.Namespace, base: IFDDParams) -> None:
+    p = setting_params(base, SETTINGS[name], seed)
+    store = open_store(args.store, "clips")
+    rows = trainer.fold_rows(store, args.fold, p, args.inner_fold)
+    model, _ = load_trained(args.work / name / f"seed_{seed}" / trainer.MODEL)
+    write_json(args.work / name / f"seed_{seed}" / SCALE, head_input_scale(model, store, rows["val"], p))
 
 
 def run_one(name: str, seed: int, args: argparse.Namespace, base: IFDDParams) -> dict[str, Any]:
@@ -429,6 +457,8 @@ def summarize(work: Path, out: Path) -> dict[str, Any]:
         r = json.loads(path.read_text())
         if (path.parent / PROBES).is_file():
             r["probes"] = json.loads((path.parent / PROBES).read_text())
+        if (path.parent / SCALE).is_file():
+            r["head_input"] = json.loads((path.parent / SCALE).read_text())
         runs.setdefault(r["setting"], []).append(r)
     table = {}
     for name, found in runs.items():
@@ -449,6 +479,7 @@ def summarize(work: Path, out: Path) -> dict[str, Any]:
             "reference": reference,
             "difference": _difference(found, runs[reference]) if reference in runs else None,
             "probes": {r["seed"]: r["probes"] for r in found if "probes" in r},
+            "head_input": {r["seed"]: r["head_input"] for r in found if "head_input" in r},
         }
     summary = {"rule": RULE, "settings": table}
     write_json(out, summary)
@@ -478,7 +509,12 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    for command, text in (("run", "train (and with --probe, probe)"), ("probe", "probe trained runs")):
+    commands = (
+        ("run", "train (and with --probe, probe)"),
+        ("probe", "probe trained runs"),
+        ("scale", "measure what trained runs' classifiers see"),
+    )
+    for command, text in commands:
         sub_parser = sub.add_parser(command, help=text)
         sub_parser.add_argument("settings", nargs="+", choices=sorted(SETTINGS))
         sub_parser.add_argument("--seeds", type=int, nargs="+", default=[0])
@@ -506,9 +542,13 @@ def main() -> None:
                 r = run_one(name, seed, args, base)
                 uar_text = f"val UAR {r['val_uar'] * 100:.1f} % in {r['seconds']:.0f} s"
                 print(f"{name} seed {seed}: {uar_text}", flush=True)
-            if (args.command == "probe" or args.probe) and not (folder / PROBES).is_file():
+            probing = args.command == "probe" or getattr(args, "probe", False)
+            if probing and not (folder / PROBES).is_file():
                 probe_one(name, seed, args, base)
                 print(f"{name} seed {seed}: probed", flush=True)
+            if args.command == "scale":
+                scale_one(name, seed, args, base)
+                print(f"{name} seed {seed}: {json.loads((folder / SCALE).read_text())}", flush=True)
 
 
 if __name__ == "__main__":

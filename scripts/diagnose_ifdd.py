@@ -116,6 +116,7 @@ ABLATIONS: dict[str, tuple[str, dict[str, Any], str]] = {
     "ifdd_no_ladm": ("ifdd_mobilenetv2", {"use_ladm": False}, "use_ladm: false (the Haar lift)"),
     "ifdd_no_lift": ("ifdd_mobilenetv2", {"lifting_weight": 0.0}, "lifting_weight: 0"),
     "ifdd_pool_default": ("ifdd_mobilenetv2", {"pool_init": "default"}, "pool_init: default (released)"),
+    "ifdd_ladm_norm": ("ifdd_mobilenetv2", {"ladm_input_norm": True}, "ladm_input_norm: true (released)"),
     "ifdd_init_none": ("ifdd_mobilenetv2", {"init": "none"}, "init: none (random trunk)"),
     "baseline_init_none": ("baseline_mobilenetv2", {"init": "none"}, "init: none (random trunk)"),
     "ifdd_e16": ("ifdd_mobilenetv2", {"train": {"epochs": 16}}, "16 epochs"),

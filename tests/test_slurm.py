@@ -142,6 +142,13 @@ def observed_request(record: dict[str, str]) -> dict[str, int]:
     }
 
 
+def _terminal_signals() -> None:
+    """SIGINT as in a terminal's foreground job. A shell that starts a background command (`.ci/run &`)
+    without job control hands it SIGINT ignored, every child inherits that, and Python then never raises
+    KeyboardInterrupt: Ctrl-C would test nothing."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class Run:
     """A Snakemake run in the background, in its own session (as a terminal's foreground job), and the time
     it ended."""
@@ -150,7 +157,12 @@ class Run:
         self.log = folder / "run.log"
         with self.log.open("w") as log:
             self.process = subprocess.Popen(
-                command, cwd=folder, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+                command,
+                cwd=folder,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                preexec_fn=_terminal_signals,
             )
         self.ended: float | None = None
         threading.Thread(target=self._wait, daemon=True).start()

@@ -34,6 +34,7 @@ from ferflow.core.checkpoint import load_checkpoint
 from ferflow.core.runtime import Runtime
 from ferflow.data.prepare import pack_shards, prepare_shard
 from ferflow.data.store import write_store
+from ferflow.model_names import IMAGE_CONTROLS
 from ferflow.models import create_model, list_models, model_arguments
 from ferflow.models.losses import lifting_loss
 from ferflow.predict import predict_image, predict_video
@@ -98,7 +99,8 @@ def _small(name: str) -> tuple[dict, torch.Tensor]:
     if "num_frames" in accepted:  # a video model
         return kwargs | {"num_frames": 8, "img_size": 32}, torch.rand(2, 3, 8, 32, 32)
     kwargs |= {k: v for k, v in {"code_dim": 16, "input_size": 32}.items() if k in accepted}
-    return kwargs, torch.rand(4, 1, 32, 32)
+    channels = 2 if name in IMAGE_CONTROLS and create_model(name).needs_reference else 1  # image + reference
+    return kwargs, torch.rand(4, channels, 32, 32)
 
 
 def _train_step(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, amp: bool) -> float:

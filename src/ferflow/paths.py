@@ -10,6 +10,24 @@ DATA = Path("data")
 RAW = DATA / "raw"
 LOGS = Path("logs")
 RESULTS = Path("results")
+REPORTS = Path("reports")
+
+# The results layout, written once: rules, the CLI's defaults, the report, the study and dvc.yaml take it
+# from here. Templates are POSIX strings with Snakemake's wildcard names, so `.format(...)` fills them.
+PRETRAIN_RESULTS = RESULTS / "pretrain"
+IFDD_RESULTS = RESULTS / "ifdd"
+DICEFER_RESULTS = RESULTS / "dicefer"
+STUDY_RESULTS = RESULTS / "study"
+BENCH_REPORTS = REPORTS / "bench"
+PRETRAIN_JOB = f"{PRETRAIN_RESULTS.as_posix()}/{{trunk}}"
+IFDD_JOB = f"{IFDD_RESULTS.as_posix()}/{{variant}}/fold_{{fold}}"
+DICEFER_JOB = f"{DICEFER_RESULTS.as_posix()}/{{model}}"
+STUDY_IFDD_CELL = f"{STUDY_RESULTS.as_posix()}/ifdd/{{variant}}/seed_{{seed}}/fold_{{fold}}"
+STUDY_DICEFER_CELL = f"{STUDY_RESULTS.as_posix()}/dicefer/{{setting}}/{{model}}/seed_{{seed}}"
+# Inside a job's folder: the trained model and its evaluation's metrics.
+MODEL_FILE = "model.pt"
+EVAL_METRICS = "eval/metrics.json"
+SUMMARY_FILE = "summary.json"
 
 
 def synthetic_root(params: Params) -> Path:

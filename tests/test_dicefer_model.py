@@ -5,8 +5,9 @@ import torch
 import torchvision
 
 from ferflow.models import create_model, list_models
-from ferflow.models.dicefer import Classifier, DiceFer, ResNet18Classifier
+from ferflow.models.dicefer import Classifier, DiceFer
 from ferflow.models.losses import adversarial_loss, discriminator_loss, expression_loss, identity_mi_loss
+from ferflow.models.resnet18 import ResNet18Classifier
 
 B = 4
 SMALL = {"stat_hidden": (32, 32), "disc_hidden": (32, 32)}  # light heads where only wiring is tested

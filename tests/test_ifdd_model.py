@@ -11,10 +11,12 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from ferflow.models import create_model, list_models, model_from_saved, resolved_arguments
-from ferflow.models.ifdd import IFDD, IFDDFeatures, VideoBaseline, ifdd_mvit
+from ferflow.models.ifdd import IFDD, ifdd_mvit
 from ferflow.models.issm import ISSM
 from ferflow.models.ladm import LADM, HaarLift
 from ferflow.models.losses import lifting_loss
+from ferflow.models.video import IFDDFeatures
+from ferflow.models.video_baseline import VideoBaseline
 
 SMALL = {"num_frames": 8, "img_size": 64, "width_mult": 0.35, "embed_dim": 64}
 NAMES = ("ifdd_mvit", "ifdd_mobilenetv2", "baseline_mvit", "baseline_mobilenetv2")

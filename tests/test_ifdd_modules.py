@@ -9,10 +9,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ferflow.models.ifdd import IFDDFeatures
 from ferflow.models.issm import ISSM, fixed_split, interpolate_frames, sample_positions
 from ferflow.models.ladm import LADM, HaarLift, LiftingAttention
 from ferflow.models.losses import lifting_loss
+from ferflow.models.video import IFDDFeatures
 
 # ---------------------------------------------------------------------------------------------------------
 # ISSM

@@ -12,7 +12,7 @@ from torchvision.models.video import mvit as tv_mvit
 from torchvision.models.video import mvit_v2_s
 
 from ferflow.models import create_model
-from ferflow.models.ifdd import load_mobilenet_v2_weights
+from ferflow.models.mobilenetv2 import load_mobilenet_v2_weights
 from ferflow.models.mvit_xs import MVIT_S_DEPTHS, MViTXS, load_mvit_v2_s_weights, mvit_block_configs
 
 _S_TO_XS = {**{i: i for i in range(8)}, 14: 8, 15: 9}

@@ -16,7 +16,7 @@ from ferflow.core.checkpoint import load_checkpoint
 from ferflow.data.faceid import prepare_faces
 from ferflow.data.synthetic.faceid import generate_faceid
 from ferflow.models import create_model
-from ferflow.models.ifdd import load_mobilenet_v2_weights
+from ferflow.models.mobilenetv2 import load_mobilenet_v2_weights
 from ferflow.models.pretrained import WeightsUnavailableError, init_state_dict, torchvision_weights_file
 from ferflow.train import pretrain as trainer
 from ferflow.train.common import NonFiniteLossError, init_fingerprint

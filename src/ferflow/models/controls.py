@@ -8,12 +8,10 @@ dynamics control shows how much of them a simple model finds at the same budget.
   temporal median (what moved away from the clip's own resting face), and max over time: the strongest
   frame decides, wherever in the clip it lies.
 
-- ``ifdd_smallcnn``: not a control but a diagnosis, IFDD's modules on the same CNN's per-frame maps (does the
-  lifting find the dynamics when the per-frame features keep fine spatial detail?).
-
 The CNN: 3 blocks of Conv 3x3 (no bias) -> BatchNorm -> ReLU -> MaxPool 2 (16, 32, 64 channels), then the
 last map average-pooled to 4 x 4 positions (`spatial="grid"`; chosen on validation over a spatial mean,
-docs/ifdd.md). Both run through `train-ifdd` like any video variant and share the models' interface
+docs/ifdd.md; `ferflow.models.frame_cnn`). Both are one architecture, `VideoControl`, with a switch
+(`difference`); they run through `train-ifdd` like any video variant and share the models' interface
 (`forward_features`, `forward_head`, `IFDDFeatures`; no lifting loss).
 """
 
@@ -25,62 +23,18 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ferflow.models.ifdd import (
-    IFDD,
-    IFDDFeatures,
-    PoolInit,
-    SplitMode,
-    _frames_to_map,
-    _time_steps,
-    _VideoClassifier,
-)
-from ferflow.models.issm import SamplingMode
+from ferflow.models.frame_cnn import LUMA, FrameCNN
 from ferflow.models.registry import register_model
+from ferflow.models.video import IFDDFeatures, VideoClassifier
 
-__all__ = [
-    "FrameCNN",
-    "SmallCNNFrames",
-    "VideoControl",
-    "control_dynamics",
-    "control_static",
-    "ifdd_smallcnn",
-]
+__all__ = ["VideoControl", "control_dynamics", "control_static"]
 
 Temporal = Literal["mean", "max", "conv"]
 Spatial = Literal["mean", "grid"]
 GRID = 4  # "grid" pooling keeps GRID x GRID positions of the last map
-#: ITU-R 601 luma weights, as torchvision's rgb_to_grayscale.
-LUMA = (0.2989, 0.587, 0.114)
 
 
-class FrameCNN(nn.Module):
-    """Per-image CNN: blocks of Conv 3x3 -> BatchNorm -> ReLU -> MaxPool 2.
-
-    Args:
-        in_channels: Input channels.
-        channels: Output channels of each block.
-    """
-
-    def __init__(self, in_channels: int, channels: tuple[int, ...] = (16, 32, 64)) -> None:
-        super().__init__()
-        layers: list[nn.Module] = []
-        for out in channels:
-            layers += [
-                nn.Conv2d(in_channels, out, 3, padding=1, bias=False),
-                nn.BatchNorm2d(out),
-                nn.ReLU(inplace=True),
-                nn.MaxPool2d(2),
-            ]
-            in_channels = out
-        self.features = nn.Sequential(*layers)
-        self.out_dim = channels[-1]
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """N x in_channels x H x W -> N x out_dim x H/2^k x W/2^k."""
-        return self.features(x)
-
-
-class VideoControl(_VideoClassifier):
+class VideoControl(VideoClassifier):
     """Grey frames (and optionally their difference from the clip's median) -> FrameCNN per frame ->
     spatial mean -> temporal pooling -> Dropout -> Linear.
 
@@ -216,86 +170,3 @@ def control_dynamics(
         spatial: "grid" (default: 4 x 4 positions kept) or "mean" over the last map's positions.
     """
     return _control(num_frames, img_size, num_classes, dropout, True, temporal, spatial)
-
-
-class SmallCNNFrames(nn.Module):
-    """The controls' CNN as an IFDD trunk: grey frames -> FrameCNN, tapped after its last two blocks (the
-    fine and the coarse map), each averaged over windows of `time_stride` frames like `MobileNetV2Frames`.
-
-    Args:
-        time_stride: Frames averaged into one time step.
-        channels: The CNN's block widths (at least two blocks).
-    """
-
-    def __init__(self, time_stride: int = 2, channels: tuple[int, ...] = (16, 32, 64)) -> None:
-        super().__init__()
-        self.cnn = FrameCNN(1, channels)
-        self.fine_dim, self.out_dim = channels[-2], channels[-1]
-        self.time_stride = time_stride
-        self.register_buffer("luma", torch.tensor(LUMA).view(1, 3, 1, 1, 1), persistent=False)
-
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """B x 3 x T x H x W clip -> (fine, coarse) maps, each B x C x T/time_stride x h x w."""
-        b = x.shape[0]
-        frames = (x * self.luma).sum(1, keepdim=True).transpose(1, 2).flatten(0, 1)
-        blocks = len(self.cnn.features) // 4
-        fine = self.cnn.features[: 4 * (blocks - 1)](frames)
-        coarse = self.cnn.features[4 * (blocks - 1) :](fine)
-        return tuple(  # type: ignore[return-value]
-            F.avg_pool3d(_frames_to_map(m, b), (self.time_stride, 1, 1)) for m in (fine, coarse)
-        )
-
-
-@register_model
-def ifdd_smallcnn(
-    num_classes: int = 7,
-    num_frames: int = 16,
-    img_size: int = 48,
-    drop_path: float = 0.2,
-    dropout: float = 0.5,
-    split: SplitMode = "issm",
-    use_ladm: bool = True,
-    issm_sampling: SamplingMode = "exact",
-    mlp_residual: bool = False,
-    pool_init: PoolInit = "mean",
-    ladm_input_norm: bool = False,
-    embed_dim: int = 128,
-) -> IFDD:
-    """IFDD's pyramid, ISSM, LADM and heads on the controls' CNN instead of MobileNetV2 (a diagnosis: does
-    the lifting find the dynamics when the per-frame features are those of a shallow CNN that keeps fine
-    spatial detail?). The fine map is the CNN's stride-4 block, the coarse its stride-8 block; the other
-    choices are `ifdd_mobilenetv2`'s (docs/ifdd.md). Always from random weights.
-
-    Args:
-        num_classes: Classes K.
-        num_frames: Frames per clip (a multiple of 4).
-        img_size: Frame size (at least 16; the token count follows it).
-        drop_path, dropout, split, use_ladm, issm_sampling, mlp_residual, pool_init, ladm_input_norm,
-            embed_dim: As for `ifdd_mobilenetv2`.
-    """
-    if img_size < 16:
-        raise ValueError(f"img_size must be at least 16, got {img_size}")
-    steps = _time_steps(num_frames)
-    backbone = SmallCNNFrames(time_stride=num_frames // steps)
-    size = img_size // 8  # three 2x max-poolings
-    return IFDD(
-        backbone,
-        backbone.fine_dim,
-        backbone.out_dim,
-        embed_dim,
-        num_frames,
-        steps,
-        (size, size),
-        img_size,
-        num_classes=num_classes,
-        dropout=dropout,
-        drop_path=drop_path,
-        split=split,
-        use_ladm=use_ladm,
-        issm_sampling=issm_sampling,
-        mlp_residual=mlp_residual,
-        pool_init=pool_init,
-        ladm_input_norm=ladm_input_norm,
-        num_heads=8,
-        token_grid=min(7, size),
-    )

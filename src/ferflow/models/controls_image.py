@@ -32,7 +32,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from ferflow.models.controls import FrameCNN
+from ferflow.models.frame_cnn import FrameCNN
 from ferflow.models.registry import register_model
 
 __all__ = ["ImageControl", "control_image_reference", "control_image_static"]

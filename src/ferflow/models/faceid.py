@@ -3,10 +3,10 @@
 A `FaceIdNet` is one of the two trunks, built exactly as the downstream model builds it, plus an embedding
 neck (global pooling, linear, BatchNorm) whose output a margin loss (ArcFace, CosFace) trains:
 
-- ``resnet18``: DICE-FER's encoder trunk (`ferflow.models.dicefer.ResNetEncoder`): grey input replicated to
+- ``resnet18``: DICE-FER's encoder trunk (`ferflow.models.resnet18.resnet18_trunk`): grey input replicated to
   three channels, values in [0, 1], no mean/std normalisation;
-- ``mobilenetv2``: IFDD's per-frame trunk (`ferflow.models.ifdd.MobileNetV2Frames`): RGB input in [0, 1],
-  normalised with ImageNet statistics inside, at the configured width.
+- ``mobilenetv2``: IFDD's per-frame trunk (`ferflow.models.mobilenetv2.MobileNetV2Frames`): RGB input in
+  [0, 1], normalised with ImageNet statistics inside, at the configured width.
 
 `trunk_state_dict` returns the trunk's weights in torchvision's key layout (`resnet18()` without `fc`,
 `mobilenet_v2()` without `classifier`), the format every ferflow weight loader reads.
@@ -20,8 +20,8 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
-from ferflow.models.dicefer import TRUNK_CHANNELS, resnet18_trunk
-from ferflow.models.ifdd import MobileNetV2Frames
+from ferflow.models.mobilenetv2 import MobileNetV2Frames
+from ferflow.models.resnet18 import TRUNK_CHANNELS, resnet18_trunk
 
 Trunk = Literal["resnet18", "mobilenetv2"]
 TRUNKS: tuple[str, ...] = ("resnet18", "mobilenetv2")

@@ -15,8 +15,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ferflow.model_names import LiftingReduction
-from ferflow.models.ifdd import IFDDFeatures
 from ferflow.models.mine import Estimator, Marginal, local_mi, marginal_index, pair_mi
+from ferflow.models.video import IFDDFeatures
 
 # ------------------------------------------------------------------------------------------------ IFDD
 

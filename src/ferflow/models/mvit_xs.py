@@ -19,6 +19,7 @@ from torch import nn
 from torchvision.models.video.mvit import MSBlockConfig, MultiscaleBlock, PositionalEncoding
 
 from ferflow.core.checkpoint import load_state_dict_file
+from ferflow.models.video import halve
 
 __all__ = [
     "MVIT_S_DEPTHS",
@@ -28,6 +29,7 @@ __all__ = [
     "apply_key_map",
     "find_backbone",
     "load_mvit_v2_s_weights",
+    "mvit_backbone",
     "mvit_block_configs",
 ]
 
@@ -313,3 +315,11 @@ def load_mvit_v2_s_weights(
     if uncovered:
         raise ValueError(f"not a torchvision mvit_v2_s state dict: no source for {uncovered[:8]} ...")
     return apply_key_map(model, backbone, prefix, state_dict, key_map, "MViTv2-S")
+
+
+def mvit_backbone(num_frames: int, img_size: int, drop_path: float) -> tuple[MViTXS, tuple[int, int]]:
+    """The MViT-XS trunk for `num_frames` x `img_size`^2 clips and the spatial size of its final map."""
+    if img_size < 32:
+        raise ValueError(f"img_size must be at least 32, got {img_size}")
+    stage4 = halve(halve(halve((img_size - 1) // 4 + 1)))
+    return MViTXS(temporal_pool=num_frames == 32, drop_path=drop_path), (stage4, stage4)

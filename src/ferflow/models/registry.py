@@ -15,8 +15,10 @@ from ferflow.core.checkpoint import ModelFileError, load_state_dict_file
 # Modules whose factories register themselves on import.
 _MODEL_MODULES = (
     "ferflow.models.ifdd",
+    "ferflow.models.video_baseline",
     "ferflow.models.controls",
     "ferflow.models.dicefer",
+    "ferflow.models.resnet18",
     "ferflow.models.controls_image",
 )
 

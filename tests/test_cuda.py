@@ -40,6 +40,7 @@ from ferflow.models.losses import lifting_loss
 from ferflow.predict import predict_image, predict_video
 from ferflow.train import dicefer as dicefer_trainer
 from ferflow.train import ifdd as ifdd_trainer
+from ferflow.train.stages import StepContext
 
 CUDA = pytest.param("cuda", marks=pytest.mark.cuda)
 DEVICES = [pytest.param("cpu", marks=pytest.mark.slow), CUDA]
@@ -156,7 +157,7 @@ def test_dicefer_stages_in_bf16_match_fp32(device):
             stage.prepare()
             optimizers = {name: torch.optim.Adam(group, lr=p.lr) for name, group in stage.groups.items()}
             torch.manual_seed(1)  # the same marginal samples (shuffles) in both
-            context = dicefer_trainer.StepContext(stage.label, 0, 0, Path("unused"), optimizers)
+            context = StepContext(stage.label, 0, 0, Path("unused"), optimizers)
             terms[amp] = {k: float(v) for k, v in stage.step(batch, context).items()}  # stops on NaN
             assert _finite(stepped), f"{stage.label}: non-finite weights after a step"
         for key in ("loss", "discriminator_loss") if stage.name == "identity" else ("loss",):

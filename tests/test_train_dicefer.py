@@ -13,6 +13,7 @@ from ferflow.core.checkpoint import load_checkpoint
 from ferflow.data.store import write_store
 from ferflow.models import create_model
 from ferflow.train import dicefer as trainer
+from ferflow.train import stages
 from ferflow.train.common import NonFiniteLossError
 
 # Steps per epoch: 24 training images in batches of 8.
@@ -81,15 +82,15 @@ def straight(store, tmp_path_factory):
     """An uninterrupted run, keeping a copy of the model weights of every checkpoint it writes."""
     out = tmp_path_factory.mktemp("straight")
     snapshots = {}
-    real_save = trainer.save_checkpoint
+    real_save = stages.save_checkpoint
 
     def recording_save(path, state):
-        if path.name == trainer.CHECKPOINT:
+        if path.name == stages.CHECKPOINT:
             snapshots[(state["stage"] + 1, state["epoch"] + 1)] = copy.deepcopy(state["model"])
         return real_save(path, state)
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(trainer, "save_checkpoint", recording_save)
+        mp.setattr(stages, "save_checkpoint", recording_save)
         summary = trainer.train_dicefer(params(), store, out)
     return {"out": out, "summary": summary, "snapshots": snapshots}
 
@@ -205,7 +206,7 @@ def test_baseline_resumes_and_rebuilds(store, tmp_path, monkeypatch, capsys):
     p = params(baseline_epochs=2)
     straight = trainer.train_baseline(p, store, tmp_path / "straight")
 
-    run_interrupted(monkeypatch, trainer, lambda: trainer.train_baseline(p, store, tmp_path / "resumed"))
+    run_interrupted(monkeypatch, stages, lambda: trainer.train_baseline(p, store, tmp_path / "resumed"))
     # DICE-FER's own epochs and losses, the probes and the GPU count leave the baseline as it is (the thread
     # count would too, but on a CPU it moves the weights' last digits, and this compares them exactly).
     elsewhere = params(stage_epochs=(5, 5, 5), baseline_epochs=2).model_copy(
@@ -287,7 +288,7 @@ def test_a_control_decays_its_rate_by_a_cosine_and_resumes_on_it(store, tmp_path
     rates.clear()
     run_interrupted(
         monkeypatch,
-        trainer,
+        stages,
         lambda: trainer.train_baseline(p, store, tmp_path / "resumed", "control_image_static"),
         epoch=2,
     )

@@ -2,8 +2,8 @@
 and inference images/s of both models, measured side by side in one run.
 
 Each training step is the trainer's own stage step (`ferflow.train.dicefer.dicefer_stages` and
-`baseline_stage`) on a fixed random batch, so the figures are those of `ferflow train-dicefer` without the
-data loader.
+`baseline_stage`, with a `ferflow.train.stages.StepContext`) on a fixed random batch, so the figures are
+those of `ferflow train-dicefer` without the data loader.
 """
 
 from __future__ import annotations
@@ -22,12 +22,11 @@ from ferflow.models import create_model
 from ferflow.train.dicefer import (
     BASELINE_MODEL,
     DICEFER_MODEL,
-    Stage,
-    StepContext,
     baseline_stage,
     dicefer_kwargs,
     dicefer_stages,
 )
+from ferflow.train.stages import Stage, StepContext
 
 NUM_CLASSES = 7
 
@@ -78,7 +77,7 @@ def bench_dicefer(
         "classifier": [images(), labels],
         "baseline": [images(), labels],
     }
-    stages = [stage1, stage2, stage3, baseline_stage(baseline, p, None, runtime)]  # type: ignore[arg-type]
+    stages = [stage1, stage2, stage3, baseline_stage(baseline, None, runtime, p.baseline_epochs)]  # type: ignore[arg-type]
     results: dict[str, Any] = {}
     for stage in stages:  # one at a time: each stage freezes the others' parts
         job = _training_job(stage, inputs[stage.name], p.lr, sync)

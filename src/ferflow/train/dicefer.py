@@ -14,11 +14,8 @@ The baseline is one stage, *baseline*: `resnet18_classifier`, cross-entropy, Ada
 augmentation and seed. The image controls (`ferflow.models.controls_image`) train the same way
 (`train_baseline` with their name), from random weights, for `control_epochs` at `control_lr` (cosine);
 `control_image_reference`'s images carry the person's mean training face as a second channel. All run
-through the same loop (`_run_stages`): bf16 autocast on CUDA, a progress bar
-per epoch, a checkpoint written atomically after every epoch (stage, epoch, model, the stage's optimiser
-states, history, random generators), so re-running the same call resumes, also in the middle of a stage,
-and ends with the weights an uninterrupted run would have. A NaN or infinite loss stops the run with
-`NonFiniteLossError` naming the stage, epoch and step, and leaves the last good checkpoint alone.
+through the same loop (`ferflow.train.stages.run_stages`): it resumes from a checkpoint, also in the
+middle of a stage, and stops on a NaN or infinite loss naming the stage, epoch and step.
 
 Outputs in the job folder: `checkpoint.pt`, `model.pt` (weights and how to rebuild the model: factory name,
 its arguments, classes, input size), `history.json` (per stage and epoch: the mean of every loss term, MI
@@ -28,9 +25,7 @@ estimates, throughput) and `live/` (dvclive, metric names ``<stage>/<term>``, st
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -40,10 +35,8 @@ import torch.nn.functional as F
 from timm.scheduler import CosineLRScheduler
 from torch import Tensor, nn
 from torch.utils.data import DataLoader
-from tqdm import tqdm
 
 from ferflow.config import DiceFerParams
-from ferflow.core.atomic import write_json
 from ferflow.core.checkpoint import save_checkpoint, source_fingerprint
 from ferflow.core.runtime import Runtime, seed_everything, setup_single_device, teardown_runtime
 from ferflow.data.datasets import ImageDataset, PairDataset
@@ -54,22 +47,12 @@ from ferflow.models import create_model, resolved_arguments
 from ferflow.models.dicefer import DiceFer
 from ferflow.models.losses import adversarial_loss, discriminator_loss, expression_loss, identity_mi_loss
 from ferflow.models.pretrained import describe_init, init_state_dict
-from ferflow.train.common import (
-    Live,
-    NonFiniteLossError,
-    check_finite,
-    init_fingerprint,
-    make_loader,
-    restore_rng,
-    resumable_rng,
-    resumable_state,
-)
+from ferflow.train.common import init_fingerprint, make_loader
+from ferflow.train.stages import Stage, StepContext, run_stages
 
 __all__ = [
     "BASELINE_MODEL",
     "DICEFER_MODEL",
-    "Stage",
-    "StepContext",
     "baseline_stage",
     "dicefer_kwargs",
     "dicefer_stages",
@@ -77,194 +60,12 @@ __all__ = [
     "train_dicefer",
 ]
 
-CHECKPOINT = "checkpoint.pt"
 MODEL = "model.pt"
-HISTORY = "history.json"
 DICEFER_MODEL = "dicefer_resnet18"
 BASELINE_MODEL = "resnet18_classifier"
 TRUNK_FAMILY = "resnet18"
 #: What a model file holds: DICE-FER, the ResNet-18 baseline or an image control (`variant` names which).
 Kind = Literal["dicefer", "baseline", "control"]
-
-
-# ------------------------------------------------------------------------------------------ the loop
-class StepContext:
-    """What a stage's step function does with its losses: check them, then update named optimisers.
-
-    Args:
-        label: The stage as named in error messages, e.g. ``"DICE-FER stage 2 (identity)"``.
-        epoch: Epoch within the stage, 0-based.
-        step: Step within the epoch, 0-based.
-        checkpoint: The checkpoint file (named in the NaN error).
-        optimizers: The stage's optimisers by group name.
-    """
-
-    def __init__(
-        self,
-        label: str,
-        epoch: int,
-        step: int,
-        checkpoint: Path,
-        optimizers: dict[str, torch.optim.Optimizer],
-    ) -> None:
-        self.label = label
-        self.epoch = epoch
-        self.step = step
-        self.checkpoint = checkpoint
-        self.optimizers = optimizers
-
-    def update(self, loss: Tensor, *groups: str, what: str = "loss") -> None:
-        """Stop on a non-finite ``loss``; otherwise zero the groups' gradients, back-propagate, step them.
-
-        Raises:
-            NonFiniteLossError: ``loss`` is NaN or infinite (no optimiser has stepped on it).
-        """
-        try:
-            check_finite(loss.detach().float(), self.epoch, self.step, self.checkpoint)
-        except NonFiniteLossError as err:
-            raise NonFiniteLossError(f"{self.label}, {what}: {err}") from None
-        for name in groups:
-            self.optimizers[name].zero_grad(set_to_none=True)
-        loss.backward()
-        for name in groups:
-            self.optimizers[name].step()
-
-
-#: One training step: a batch from the stage's loader and the context -> detached terms to log.
-StepFn = Callable[[Sequence[Tensor], StepContext], dict[str, Tensor]]
-
-
-@dataclass
-class Stage:
-    """One stage of training.
-
-    Attributes:
-        name: Short name, used in metric names (``expression``, ``identity``, ``classifier``, ``baseline``).
-        label: Name in progress bars and errors.
-        epochs: Number of epochs (0 skips the stage).
-        loader: Training batches.
-        groups: Parameters of each of the stage's Adam optimisers.
-        step: Trains on one batch.
-        prepare: Called before the stage's first epoch (freezing, train mode).
-        unit: What one sample is, for throughput (``pair`` or ``image``).
-        schedule: Makes a step-wise learning-rate schedule for one of the stage's optimisers (given the
-            steps per epoch); None keeps the learning rate fixed.
-    """
-
-    name: str
-    label: str
-    epochs: int
-    loader: DataLoader
-    groups: dict[str, list[nn.Parameter]]
-    step: StepFn
-    prepare: Callable[[], object]
-    unit: str
-    schedule: Callable[[torch.optim.Optimizer, int], CosineLRScheduler] | None = None
-
-
-def _run_stages(
-    stages: list[Stage],
-    model: nn.Module,
-    lr: float,
-    runtime: Runtime,
-    out: Path,
-    run_key: str,
-) -> list[dict[str, Any]]:
-    """Train the stages in order, resuming from ``out/checkpoint.pt`` when it was written for ``run_key``.
-
-    Returns:
-        The history: one entry per (stage, epoch) with the epoch means of the step terms.
-    """
-    checkpoint_path = out / CHECKPOINT
-    first_stage, first_epoch, history, optimizer_state = 0, 0, [], None
-    state = resumable_state(checkpoint_path, run_key, runtime)
-    if state is not None:
-        model.load_state_dict(state["model"])
-        history = state["history"]
-        restore_rng(state["rng"])
-        first_stage, first_epoch = state["stage"], state["epoch"] + 1
-        if first_epoch >= stages[first_stage].epochs:  # that stage was complete: start the next one
-            first_stage, first_epoch = first_stage + 1, 0
-        else:
-            optimizer_state = state["optimizers"]
-        where = (
-            f"stage {first_stage + 1}, epoch {first_epoch + 1}" if first_stage < len(stages) else "the end"
-        )
-        print(f"resuming {out} at {where}")
-
-    live = Live(out / "live", enabled=True, resume=state is not None)
-    offsets = [sum(s.epochs for s in stages[:k]) for k in range(len(stages))]
-    for index in range(first_stage, len(stages)):
-        stage = stages[index]
-        if stage.epochs == 0:
-            continue
-        stage.prepare()
-        optimizers = {name: torch.optim.Adam(params, lr=lr) for name, params in stage.groups.items()}
-        schedules = (
-            [stage.schedule(opt, len(stage.loader)) for opt in optimizers.values()] if stage.schedule else []
-        )
-        start = 0
-        if index == first_stage and optimizer_state is not None:
-            for name, opt in optimizers.items():
-                opt.load_state_dict(optimizer_state[name])
-            start = first_epoch
-        for epoch in range(start, stage.epochs):
-            entry = _train_epoch(stage, epoch, optimizers, runtime, checkpoint_path, schedules)
-            history.append({"stage": index + 1, "name": stage.name, "epoch": epoch + 1, **entry})
-            live.log({f"{stage.name}/{k}": v for k, v in entry.items()}, offsets[index] + epoch)
-            save_checkpoint(
-                checkpoint_path,
-                {
-                    "run_key": run_key,
-                    "model": model.state_dict(),
-                    "optimizers": {name: opt.state_dict() for name, opt in optimizers.items()},
-                    "stage": index,
-                    "epoch": epoch,
-                    "history": history,
-                    "rng": resumable_rng(),
-                },
-            )
-            write_json(out / HISTORY, history)
-    live.close()
-    return history
-
-
-def _train_epoch(
-    stage: Stage,
-    epoch: int,
-    optimizers: dict[str, torch.optim.Optimizer],
-    runtime: Runtime,
-    checkpoint: Path,
-    schedules: Sequence[CosineLRScheduler] = (),
-) -> dict[str, float]:
-    """One epoch of a stage; returns the mean of every step term, the time and the throughput. Schedules set
-    each step's learning rate from the step's number alone, so a resumed epoch gets the same rates."""
-    started = time.perf_counter()
-    sums: dict[str, float] = {}
-    steps = samples = 0
-    bar = tqdm(
-        stage.loader,
-        desc=f"{stage.label} epoch {epoch + 1}/{stage.epochs}",
-        unit="batch",
-        dynamic_ncols=True,
-        leave=False,
-    )
-    for step, batch in enumerate(bar):
-        for schedule in schedules:
-            schedule.step_update(epoch * len(stage.loader) + step)
-        batch = [b.to(runtime.device, non_blocking=True) for b in batch]
-        terms = stage.step(batch, StepContext(stage.label, epoch, step, checkpoint, optimizers))
-        for key, value in terms.items():
-            sums[key] = sums.get(key, 0.0) + float(value)
-        steps += 1
-        samples += len(batch[0])
-        bar.set_postfix(loss=f"{sums['loss'] / steps:.3f}")
-    seconds = time.perf_counter() - started
-    return {
-        **{key: total / max(steps, 1) for key, total in sums.items()},
-        "seconds": seconds,
-        f"{stage.unit}s_per_second": samples / seconds,
-    }
 
 
 # ----------------------------------------------------------------------------------------- set-up
@@ -323,7 +124,7 @@ def _write_model(
     variant: str,
     kwargs: dict[str, Any],
     store: Store,
-    p: DiceFerParams,
+    img_size: int,
     epochs: list[int],
 ) -> None:
     save_checkpoint(
@@ -334,7 +135,7 @@ def _write_model(
             "variant": variant,
             "kwargs": resolved_arguments(variant, kwargs),
             "classes": list(store.classes),
-            "img_size": p.img_size,
+            "img_size": img_size,
             "data": {"shape": store.meta["shape"], "align_backend": store.meta.get("align_backend")},
             "epochs": epochs,
         },
@@ -474,8 +275,8 @@ def train_dicefer(p: DiceFerParams, store_dir: Path, out: Path) -> dict[str, Any
             model.expression_encoder.compile()
             model.identity_encoder.compile()
         stages = dicefer_stages(model, p, pairs, images, runtime)
-        history = _run_stages(stages, model, p.lr, runtime, out, _run_key(p, "dicefer", store))
-        _write_model(out, model, "dicefer", DICEFER_MODEL, kwargs, store, p, list(p.stage_epochs))
+        history = run_stages(stages, model, p.lr, runtime, out, _run_key(p, "dicefer", store))
+        _write_model(out, model, "dicefer", DICEFER_MODEL, kwargs, store, p.img_size, list(p.stage_epochs))
         return _summary(history)
     finally:
         teardown_runtime(runtime)
@@ -484,16 +285,14 @@ def train_dicefer(p: DiceFerParams, store_dir: Path, out: Path) -> dict[str, Any
 # ---------------------------------------------------------------------------- baseline and controls
 def baseline_stage(
     model: nn.Module,
-    p: DiceFerParams,
     images: DataLoader,
     runtime: Runtime,
-    epochs: int | None = None,
+    epochs: int,
     label: str = "baseline ResNet-18",
     cosine: bool = False,
 ) -> Stage:
-    """One cross-entropy stage over the whole model (`epochs`: `baseline_epochs` unless given), at a fixed
-    learning rate or, with `cosine`, one that decays from the optimiser's to 0 by a cosine over the steps."""
-    epochs = p.baseline_epochs if epochs is None else epochs
+    """One cross-entropy stage over the whole model for `epochs`, at a fixed learning rate or, with `cosine`,
+    one that decays from the optimiser's to 0 by a cosine over the steps."""
 
     def schedule(optimizer: torch.optim.Optimizer, steps_per_epoch: int) -> CosineLRScheduler:
         return CosineLRScheduler(
@@ -573,12 +372,12 @@ def train_baseline(
         epochs = p.control_epochs if control else p.baseline_epochs
         label = model_name if control else "baseline ResNet-18"
         cosine = control and p.control_schedule == "cosine"
-        stage = baseline_stage(model, p, images, runtime, epochs, label, cosine)
+        stage = baseline_stage(model, images, runtime, epochs, label, cosine)
         lr = p.control_lr if control else p.lr
-        history = _run_stages([stage], model, lr, runtime, out, _run_key(p, model_name, store))
+        history = run_stages([stage], model, lr, runtime, out, _run_key(p, model_name, store))
         variant = model_name if control else BASELINE_MODEL
         kind: Kind = "control" if control else "baseline"
-        _write_model(out, model, kind, variant, kwargs, store, p, [epochs])
+        _write_model(out, model, kind, variant, kwargs, store, p.img_size, [epochs])
         return _summary(history)
     finally:
         teardown_runtime(runtime)

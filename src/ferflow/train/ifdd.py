@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +23,13 @@ import torch
 import torch.nn.functional as F
 from timm.data import Mixup
 from timm.loss import SoftTargetCrossEntropy
-from torch import nn
+from timm.scheduler.scheduler import Scheduler
+from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from ferflow.config import IFDDParams, ParamsError, variant_family
+from ferflow.config import IFDDParams, MixupParams, ParamsError, variant_family
 from ferflow.core.atomic import write_json
 from ferflow.core.checkpoint import file_digest, load_checkpoint, save_checkpoint, source_fingerprint
 from ferflow.core.runtime import Runtime, seed_everything, setup_runtime, teardown_runtime
@@ -34,7 +37,7 @@ from ferflow.data.datasets import ClipAugment, ClipDataset
 from ferflow.data.store import Store, StoreError, open_store
 from ferflow.evaluate.metrics import uar, war
 from ferflow.jobs import ifdd_key, torch_threads
-from ferflow.model_names import VIDEO_MODELS
+from ferflow.model_names import VIDEO_MODELS, LiftingReduction
 from ferflow.models import copy_backbone, create_model, model_arguments, resolved_arguments
 from ferflow.models.losses import lifting_loss
 from ferflow.models.pretrained import describe_init, init_state_dict
@@ -160,6 +163,213 @@ def permuted_labels(labels: np.ndarray, seed: int) -> np.ndarray:
     return np.random.default_rng([seed, 0x5EED]).permutation(labels)
 
 
+def _loaders(
+    p: IFDDParams, store: Store, rows: dict[str, np.ndarray], runtime: Runtime
+) -> tuple[DataLoader, dict[str, DataLoader], Callable[[Tensor], Tensor] | None]:
+    """The training loader, the evaluation loaders by split name, and the batch augmentation to run on the
+    device (None when the loader augments: `augment.where`)."""
+    t = p.train
+    augment = ClipAugment(
+        scale=(p.augment.scale.low, p.augment.scale.high), flip=p.augment.flip, jitter=p.augment.jitter
+    )
+    on_device = p.augment.where == "device"  # the loader only reads and resizes; on_batch augments
+    train_set = ClipDataset(
+        store, rows["train"], p.num_frames, p.img_size, augment=augment, deferred=on_device
+    )
+    if t.permute_labels:
+        train_set.labels = permuted_labels(train_set.labels, t.seed)
+    eval_sets = {
+        name: ClipDataset(store, r, p.num_frames, p.img_size) for name, r in rows.items() if name != "train"
+    }
+    train_loader = make_loader(train_set, t.batch_size, True, runtime, t.num_workers)
+    eval_loaders = {
+        name: make_loader(d, t.batch_size, False, runtime, t.num_workers) for name, d in eval_sets.items()
+    }
+    return train_loader, eval_loaders, augment.on_batch if on_device else None
+
+
+def make_mixup(m: MixupParams, num_classes: int) -> Mixup | None:
+    """timm's batch Mixup/CutMix with label smoothing, or None when disabled."""
+    if not m.enabled:
+        return None
+    return Mixup(
+        mixup_alpha=m.mixup_alpha,
+        cutmix_alpha=m.cutmix_alpha,
+        prob=m.prob,
+        switch_prob=m.switch_prob,
+        mode="batch",
+        label_smoothing=m.label_smoothing,
+        num_classes=num_classes,
+    )
+
+
+def _objective(
+    model: nn.Module, mixup: Mixup | None, lifting_weight: float, reduction: LiftingReduction | None
+) -> Callable[[Tensor, Tensor], Tensor]:
+    """The training loss of a batch: cross-entropy (on Mixup/CutMix targets when `mixup`) plus the weighted
+    lifting loss (none for a model without lifting, `reduction` None)."""
+    soft_ce = SoftTargetCrossEntropy()
+
+    def loss(x: Tensor, y: Tensor) -> Tensor:
+        if mixup is not None:
+            x, soft = mixup(x, y)
+        logits, features = model(x, return_features=True)
+        cls = soft_ce(logits.float(), soft) if mixup is not None else F.cross_entropy(logits.float(), y)
+        lift = (
+            lifting_loss(features, lifting_weight, reduction)
+            if lifting_weight and reduction is not None
+            else 0.0
+        )
+        return cls + lift
+
+    return loss
+
+
+def _run_key(p: IFDDParams, variant: str, fold: int | None, inner_fold: int | None, store: Store) -> str:
+    """What must match for a checkpoint to be resumed: the values this job's result depends on."""
+    return json.dumps(
+        {
+            "params": ifdd_key(p, variant),
+            "variant": variant,
+            "fold": fold,
+            "inner_fold": inner_fold,
+            "store": store.meta.get("shape"),
+            "code": source_fingerprint(),
+            "init": init_fingerprint(p.init_for(variant), variant_family(variant)),
+            "init_backbone_from": file_digest(src) if (src := init_backbone_path(p, variant, fold)) else None,
+        },
+        sort_keys=True,
+    )
+
+
+def _train_epoch(
+    model: nn.Module,
+    loader: DataLoader,
+    optimizer: torch.optim.Optimizer,
+    schedule: Scheduler,
+    loss_of: Callable[[Tensor, Tensor], Tensor],
+    on_batch: Callable[[Tensor], Tensor] | None,
+    runtime: Runtime,
+    epoch: int,
+    checkpoint: Path,
+    desc: str,
+) -> list[float]:
+    """One epoch over `loader`; returns every step's loss. Stops on a non-finite loss (`check_finite`)."""
+    model.train()
+    if runtime.distributed:
+        loader.sampler.set_epoch(epoch)
+    losses = []
+    bar = tqdm(loader, desc=desc, disable=not runtime.is_main, dynamic_ncols=True, leave=False)
+    for step, (x, y) in enumerate(bar):
+        x, y = x.to(runtime.device, non_blocking=True), y.to(runtime.device, non_blocking=True)
+        if on_batch is not None:
+            x = on_batch(x)
+        with runtime.autocast():
+            loss = loss_of(x, y)
+        check_finite(loss, epoch, step, checkpoint)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        schedule.step_update(epoch * len(loader) + step + 1)
+        losses.append(loss.item())
+        bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
+    return losses
+
+
+def _evaluate(model: nn.Module, loaders: dict[str, DataLoader], runtime: Runtime) -> dict[str, float]:
+    """WAR and UAR on every evaluation split, named ``<split>/war`` and ``<split>/uar``."""
+    metrics = {}
+    for name, loader in loaders.items():
+        logits, labels = predict(model, loader, runtime)
+        metrics |= {
+            f"{name}/war": war(labels, logits.argmax(1)),
+            f"{name}/uar": uar(labels, logits.argmax(1)),
+        }
+    return metrics
+
+
+def _write_model(
+    out: Path,
+    model: nn.Module,
+    p: IFDDParams,
+    variant: str,
+    num_classes: int,
+    store: Store,
+    fold: int | None,
+    best_epoch: int,
+) -> None:
+    """`model.pt`: the selected weights (the best epoch's under a selection other than `last`, when one was
+    kept) and how to rebuild the model."""
+    t = p.train
+    weights = model.state_dict()
+    selected_epoch = t.epochs
+    if t.selection != "last" and (out / "best.pt").is_file():
+        weights = load_checkpoint(out / "best.pt")["model"]
+        selected_epoch = best_epoch
+    save_checkpoint(
+        out / MODEL,
+        {
+            "model": weights,
+            "variant": variant,
+            "kwargs": resolved_arguments(variant, model_kwargs(p, variant, num_classes)),
+            "classes": list(store.classes),
+            "data": {"shape": store.meta["shape"], "align_backend": store.meta.get("align_backend")},
+            "fold": fold or 0,
+            "selection": t.selection,
+            "selected_epoch": selected_epoch,
+        },
+    )
+
+
+def _resume(
+    checkpoint: Path,
+    run_key: str,
+    runtime: Runtime,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    schedule: Scheduler,
+) -> tuple[int, list[dict[str, Any]], dict[str, Any]]:
+    """Load the checkpoint's state into model, optimiser, schedule and random generators when it was written
+    for `run_key`; returns the epoch to start at, the history so far and the best epoch so far."""
+    state = resumable_state(checkpoint, run_key, runtime)
+    if state is None:
+        return 0, [], {"score": -1.0, "epoch": -1}
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    schedule.load_state_dict(state["schedule"])
+    restore_rng(state["rng"])
+    if runtime.is_main:
+        print(f"resuming {checkpoint.parent} after epoch {state['epoch'] + 1}")
+    return state["epoch"] + 1, state["history"], state["best"]
+
+
+def _save_epoch(
+    checkpoint: Path,
+    run_key: str,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    schedule: Scheduler,
+    epoch: int,
+    history: list[dict[str, Any]],
+    best: dict[str, Any],
+) -> None:
+    """The resumable state after `epoch` (atomically), and the history beside it."""
+    save_checkpoint(
+        checkpoint,
+        {
+            "run_key": run_key,
+            "model": model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "schedule": schedule.state_dict(),
+            "epoch": epoch,
+            "history": history,
+            "best": best,
+            "rng": resumable_rng(),
+        },
+    )
+    write_json(checkpoint.parent / HISTORY, history)
+
+
 def train_ifdd(
     p: IFDDParams,
     store_dir: Path,
@@ -178,133 +388,49 @@ def train_ifdd(
     try:
         seed_everything(t.seed)
         store = open_store(store_dir, "clips", "train-ifdd")
-        rows = fold_rows(store, fold, p, inner_fold)
-        augment = ClipAugment(
-            scale=(p.augment.scale.low, p.augment.scale.high), flip=p.augment.flip, jitter=p.augment.jitter
+        train_loader, eval_loaders, on_batch = _loaders(
+            p, store, fold_rows(store, fold, p, inner_fold), runtime
         )
-        on_device = p.augment.where == "device"  # the loader only reads and resizes; on_batch augments
-        train_set = ClipDataset(
-            store, rows["train"], p.num_frames, p.img_size, augment=augment, deferred=on_device
-        )
-        if t.permute_labels:
-            train_set.labels = permuted_labels(train_set.labels, t.seed)
-        eval_sets = {
-            name: ClipDataset(store, r, p.num_frames, p.img_size)
-            for name, r in rows.items()
-            if name != "train"
-        }
-        train_loader = make_loader(train_set, t.batch_size, True, runtime, t.num_workers)
-        eval_loaders = {
-            name: make_loader(d, t.batch_size, False, runtime, t.num_workers) for name, d in eval_sets.items()
-        }
-
         num_classes = len(store.classes)
         model = build_model(p, variant, num_classes, fold).to(runtime.device)
         optimizer = torch.optim.AdamW(model.parameters(), lr=t.lr, weight_decay=t.weight_decay)
         schedule = make_schedule(optimizer, t, len(train_loader))
-        mixup = (
-            Mixup(
-                mixup_alpha=p.mixup.mixup_alpha,
-                cutmix_alpha=p.mixup.cutmix_alpha,
-                prob=p.mixup.prob,
-                switch_prob=p.mixup.switch_prob,
-                mode="batch",
-                label_smoothing=p.mixup.label_smoothing,
-                num_classes=num_classes,
-            )
-            if p.mixup.enabled
-            else None
-        )
-        soft_ce = SoftTargetCrossEntropy()
         settings = p.settings_for(variant)
         reduction = settings.lifting_reduction if settings is not None else None  # a baseline has no lifting
 
-        start_epoch, history, best = 0, [], {"score": -1.0, "epoch": -1}
-        # What must match for a checkpoint to be resumed: the values this job's result depends on.
-        run_key = json.dumps(
-            {
-                "params": ifdd_key(p, variant),
-                "variant": variant,
-                "fold": fold,
-                "inner_fold": inner_fold,
-                "store": store.meta.get("shape"),
-                "code": source_fingerprint(),
-                "init": init_fingerprint(p.init_for(variant), variant_family(variant)),
-                "init_backbone_from": file_digest(src)
-                if (src := init_backbone_path(p, variant, fold))
-                else None,
-            },
-            sort_keys=True,
-        )
-        state = resumable_state(checkpoint_path, run_key, runtime)
-        if state is not None:
-            model.load_state_dict(state["model"])
-            optimizer.load_state_dict(state["optimizer"])
-            schedule.load_state_dict(state["schedule"])
-            start_epoch, history, best = state["epoch"] + 1, state["history"], state["best"]
-            restore_rng(state["rng"])
-            if runtime.is_main:
-                print(f"resuming {out} after epoch {start_epoch}")
+        run_key = _run_key(p, variant, fold, inner_fold, store)
+        start_epoch, history, best = _resume(checkpoint_path, run_key, runtime, model, optimizer, schedule)
 
         trained = torch.compile(model) if t.compile else model
         if runtime.distributed:
             trained = DistributedDataParallel(
                 trained, device_ids=[runtime.device] if runtime.device.type == "cuda" else None
             )
+        loss_of = _objective(trained, make_mixup(p.mixup, num_classes), p.lifting_weight, reduction)
         live = Live(out / "live", runtime.is_main, resume=start_epoch > 0)
         live.log_params({"variant": variant, "fold": fold or 0})
 
         for epoch in range(start_epoch, t.epochs):
             started = time.perf_counter()
-            trained.train()
-            if runtime.distributed:
-                train_loader.sampler.set_epoch(epoch)
-            losses = []
-            bar = tqdm(
+            desc = f"{variant} fold {fold} epoch {epoch + 1}/{t.epochs}"
+            losses = _train_epoch(
+                trained,
                 train_loader,
-                desc=f"{variant} fold {fold} epoch {epoch + 1}/{t.epochs}",
-                disable=not runtime.is_main,
-                dynamic_ncols=True,
-                leave=False,
+                optimizer,
+                schedule,
+                loss_of,
+                on_batch,
+                runtime,
+                epoch,
+                checkpoint_path,
+                desc,
             )
-            for step, (x, y) in enumerate(bar):
-                x, y = x.to(runtime.device, non_blocking=True), y.to(runtime.device, non_blocking=True)
-                if on_device:
-                    x = augment.on_batch(x)
-                with runtime.autocast():
-                    if mixup is not None:
-                        x, soft = mixup(x, y)
-                    logits, features = trained(x, return_features=True)
-                    cls = (
-                        soft_ce(logits.float(), soft)
-                        if mixup is not None
-                        else F.cross_entropy(logits.float(), y)
-                    )
-                    lift = (
-                        lifting_loss(features, p.lifting_weight, reduction)
-                        if p.lifting_weight and reduction is not None
-                        else 0.0
-                    )
-                    loss = cls + lift
-                check_finite(loss, epoch, step, checkpoint_path)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                schedule.step_update(epoch * len(train_loader) + step + 1)
-                losses.append(loss.item())
-                bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
-
             metrics = {
                 "train/loss": float(np.mean(losses)),
                 "lr": optimizer.param_groups[0]["lr"],
                 "epoch_seconds": time.perf_counter() - started,
             }
-            for name, loader in eval_loaders.items():
-                logits, labels = predict(model, loader, runtime)
-                metrics |= {
-                    f"{name}/war": war(labels, logits.argmax(1)),
-                    f"{name}/uar": uar(labels, logits.argmax(1)),
-                }
+            metrics |= _evaluate(model, eval_loaders, runtime)
             history.append({"epoch": epoch + 1, **metrics})
             score = _selection_score(metrics, t.selection)
             if runtime.is_main:
@@ -312,41 +438,11 @@ def train_ifdd(
                 if score is not None and score > best["score"]:
                     best = {"score": score, "epoch": epoch + 1}
                     save_checkpoint(out / "best.pt", {"model": model.state_dict()})
-                save_checkpoint(
-                    checkpoint_path,
-                    {
-                        "run_key": run_key,
-                        "model": model.state_dict(),
-                        "optimizer": optimizer.state_dict(),
-                        "schedule": schedule.state_dict(),
-                        "epoch": epoch,
-                        "history": history,
-                        "best": best,
-                        "rng": resumable_rng(),
-                    },
-                )
-                write_json(out / HISTORY, history)
+                _save_epoch(checkpoint_path, run_key, model, optimizer, schedule, epoch, history, best)
         live.close()
 
         if runtime.is_main:
-            weights = model.state_dict()
-            selected_epoch = t.epochs
-            if t.selection != "last" and (out / "best.pt").is_file():
-                weights = load_checkpoint(out / "best.pt")["model"]
-                selected_epoch = best["epoch"]
-            save_checkpoint(
-                out / MODEL,
-                {
-                    "model": weights,
-                    "variant": variant,
-                    "kwargs": resolved_arguments(variant, model_kwargs(p, variant, num_classes)),
-                    "classes": list(store.classes),
-                    "data": {"shape": store.meta["shape"], "align_backend": store.meta.get("align_backend")},
-                    "fold": fold or 0,
-                    "selection": t.selection,
-                    "selected_epoch": selected_epoch,
-                },
-            )
+            _write_model(out, model, p, variant, num_classes, store, fold, best["epoch"])
         return history[-1] if history else {}
     finally:
         teardown_runtime(runtime)

@@ -26,7 +26,9 @@ import numpy as np
 import pytorch_metric_learning
 import torch
 from pytorch_metric_learning import losses
+from timm.scheduler.scheduler import Scheduler
 from torch import nn
+from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from ferflow import __version__
@@ -133,6 +135,52 @@ def _start(p: PretrainParams) -> Runtime:
     return runtime
 
 
+def _resume(
+    checkpoint: Path, run_key: str, runtime: Runtime, parts: dict[str, Any]
+) -> tuple[int, list[dict[str, Any]]]:
+    """Load the checkpoint's state into `parts` (anything with `load_state_dict`, by the checkpoint's key)
+    and the random generators when it was written for `run_key`; returns the epoch to start at and the
+    history so far."""
+    state = resumable_state(checkpoint, run_key, runtime)
+    if state is None:
+        return 0, []
+    for name, part in parts.items():
+        part.load_state_dict(state[name])
+    restore_rng(state["rng"])
+    print(f"resuming {checkpoint.parent} after epoch {state['epoch'] + 1}")
+    return state["epoch"] + 1, state["history"]
+
+
+def _train_epoch(
+    model: nn.Module,
+    loss_fn: nn.Module,
+    loader: DataLoader,
+    optimizer: torch.optim.Optimizer,
+    schedule: Scheduler,
+    runtime: Runtime,
+    epoch: int,
+    checkpoint: Path,
+    desc: str,
+) -> list[float]:
+    """One epoch of the margin loss on the model's embeddings; returns every step's loss."""
+    model.train()
+    losses_seen = []
+    bar = tqdm(loader, desc=desc, leave=False)
+    for step, (x, y) in enumerate(bar):
+        x, y = x.to(runtime.device, non_blocking=True), y.to(runtime.device, non_blocking=True)
+        with runtime.autocast():
+            embedding = model(x)
+        loss = loss_fn(embedding.float(), y)
+        check_finite(loss, epoch, step, checkpoint)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        schedule.step_update(epoch * len(loader) + step + 1)
+        losses_seen.append(loss.item())
+        bar.set_postfix(loss=f"{np.mean(losses_seen[-20:]):.3f}")
+    return losses_seen
+
+
 def pretrain(p: PretrainParams, spec: TrunkSpec, faces_dir: Path, out: Path) -> dict[str, Any]:
     """Pretrain one trunk on the stores `prepare_faces` wrote; returns the final verification metrics.
 
@@ -162,16 +210,8 @@ def pretrain(p: PretrainParams, spec: TrunkSpec, faces_dir: Path, out: Path) -> 
         stores = [train_store] + ([open_store(faces_dir / VERIFY_STORE)] if verify else [])
         run_key = _run_key(p, spec, stores)
 
-        start_epoch, history = 0, []
-        state = resumable_state(checkpoint_path, run_key, runtime)
-        if state is not None:
-            model.load_state_dict(state["model"])
-            loss_fn.load_state_dict(state["loss"])
-            optimizer.load_state_dict(state["optimizer"])
-            schedule.load_state_dict(state["schedule"])
-            start_epoch, history = state["epoch"] + 1, state["history"]
-            restore_rng(state["rng"])
-            print(f"resuming {out} after epoch {start_epoch}")
+        parts = {"model": model, "loss": loss_fn, "optimizer": optimizer, "schedule": schedule}
+        start_epoch, history = _resume(checkpoint_path, run_key, runtime, parts)
 
         trained = torch.compile(model) if t.compile else model
         live = Live(out / "live", True, resume=start_epoch > 0)
@@ -179,21 +219,10 @@ def pretrain(p: PretrainParams, spec: TrunkSpec, faces_dir: Path, out: Path) -> 
         for epoch in range(start_epoch, t.epochs):
             started = time.perf_counter()
             set_margin(loss_fn, 0.0 if epoch < p.margin_warmup_epochs else margin_of(p))
-            trained.train()
-            losses_seen = []
-            bar = tqdm(loader, desc=f"pretrain {spec.trunk} epoch {epoch + 1}/{t.epochs}", leave=False)
-            for step, (x, y) in enumerate(bar):
-                x, y = x.to(runtime.device, non_blocking=True), y.to(runtime.device, non_blocking=True)
-                with runtime.autocast():
-                    embedding = trained(x)
-                loss = loss_fn(embedding.float(), y)
-                check_finite(loss, epoch, step, checkpoint_path)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                schedule.step_update(epoch * len(loader) + step + 1)
-                losses_seen.append(loss.item())
-                bar.set_postfix(loss=f"{np.mean(losses_seen[-20:]):.3f}")
+            desc = f"pretrain {spec.trunk} epoch {epoch + 1}/{t.epochs}"
+            losses_seen = _train_epoch(
+                trained, loss_fn, loader, optimizer, schedule, runtime, epoch, checkpoint_path, desc
+            )
             metrics = {
                 "train/loss": float(np.mean(losses_seen)),
                 "lr": optimizer.param_groups[0]["lr"],
@@ -206,16 +235,8 @@ def pretrain(p: PretrainParams, spec: TrunkSpec, faces_dir: Path, out: Path) -> 
             live.log(metrics, epoch)
             save_checkpoint(
                 checkpoint_path,
-                {
-                    "run_key": run_key,
-                    "model": model.state_dict(),
-                    "loss": loss_fn.state_dict(),
-                    "optimizer": optimizer.state_dict(),
-                    "schedule": schedule.state_dict(),
-                    "epoch": epoch,
-                    "history": history,
-                    "rng": resumable_rng(),
-                },
+                {"run_key": run_key, **{name: part.state_dict() for name, part in parts.items()}}
+                | {"epoch": epoch, "history": history, "rng": resumable_rng()},
             )
             write_json(out / HISTORY, history)
         live.close()

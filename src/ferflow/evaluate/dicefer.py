@@ -105,6 +105,71 @@ def _predictions_csv(sample_ids: list[str], classes: list[str], y_true: np.ndarr
     return lines.getvalue()
 
 
+def _classification(y_true: np.ndarray, y_pred: np.ndarray, classes: list[str]) -> dict[str, Any]:
+    """WAR, UAR, macro precision/recall/F1, the per-class table and the confusion matrices."""
+    return {
+        "war": M.war(y_true, y_pred),
+        "uar": M.uar(y_true, y_pred),
+        **{f"macro_{k}": v for k, v in M.macro_prf(y_true, y_pred).items()},
+        "per_class": M.per_class_table(y_true, y_pred, classes),
+        "confusion": M.confusion(y_true, y_pred, len(classes)).tolist(),
+        "confusion_normalised": M.confusion(y_true, y_pred, len(classes), normalize=True).tolist(),
+        "classes": classes,
+    }
+
+
+def _codes(kind: str, outputs: dict[str, np.ndarray]) -> tuple[np.ndarray, str, dict[str, np.ndarray]]:
+    """The latents MIG reads, their name, and the features of each leakage probe by probe name."""
+    if kind == "dicefer":
+        e, i = outputs["e"], outputs["i"]
+        probes = {"identity_from_E": e, "identity_from_I": i, "expression_from_I": i, "expression_from_E": e}
+        return np.concatenate([e, i], axis=1), "[E, I]", probes
+    codes = outputs["embedding"]
+    return codes, "embedding", {"identity_from_embedding": codes, "expression_from_embedding": codes}
+
+
+def _no_identities(identities: np.ndarray) -> str:
+    """Why identity measures cannot run on these test images ("" when they can)."""
+    known = identities != ""
+    if not known.all():
+        return f"{int((~known).sum())} of {len(identities)} test images have no identity label"
+    if len(np.unique(identities)) < 2:
+        return "the test images show a single identity"
+    return ""
+
+
+def _mig(codes: np.ndarray, y_true: np.ndarray, identities: np.ndarray, latents: str) -> dict[str, Any]:
+    """MIG of the codes over the two factors, expression and identity."""
+    identity_ids = np.unique(identities, return_inverse=True)[1]
+    found = M.mig(codes, np.stack([y_true, identity_ids], axis=1), n_bins=MIG_BINS)
+    return {
+        "value": found.mig,
+        "expression": float(found.gaps[0]),
+        "identity": float(found.gaps[1]),
+        "latents": latents,
+        "dimensions": int(codes.shape[1]),
+        "bins": MIG_BINS,
+    }
+
+
+def _write_outputs(
+    out: Path,
+    result: dict[str, Any],
+    sample_ids: list[str],
+    y_true: np.ndarray,
+    probs: np.ndarray,
+    arrays: dict[str, np.ndarray],
+) -> None:
+    """``predictions.csv``, ``per_class.md``, ``embeddings.npz`` and, last, ``metrics.json``."""
+    out.mkdir(parents=True, exist_ok=True)
+    classes = result["classes"]
+    write_text(out / "predictions.csv", _predictions_csv(sample_ids, classes, y_true, probs))
+    write_text(out / "per_class.md", M.format_per_class_table(result["per_class"]) + "\n")
+    with atomic_path(out / "embeddings.npz") as tmp, tmp.open("wb") as f:
+        np.savez_compressed(f, classes=np.array(classes), **arrays)
+    write_json(out / "metrics.json", result)
+
+
 def evaluate_dicefer(
     model_path: Path,
     store_dir: Path,
@@ -145,59 +210,18 @@ def evaluate_dicefer(
     outputs = _encode(model, kind, dataset, runtime.device, batch_size)
     probs = torch.softmax(torch.from_numpy(outputs["logits"]), 1).numpy()
     y_true, y_pred = dataset.labels, probs.argmax(1)
-    classes = list(saved["classes"])
     identities = dataset.identities
     sample_ids = [store.index[r]["sample_id"] for r in rows]
 
-    table = M.per_class_table(y_true, y_pred, classes)
-    result: dict[str, Any] = {
-        "kind": kind,
-        "variant": saved["variant"],
-        "samples": len(rows),
-        "war": M.war(y_true, y_pred),
-        "uar": M.uar(y_true, y_pred),
-        **{f"macro_{k}": v for k, v in M.macro_prf(y_true, y_pred).items()},
-        "per_class": table,
-        "confusion": M.confusion(y_true, y_pred, len(classes)).tolist(),
-        "confusion_normalised": M.confusion(y_true, y_pred, len(classes), normalize=True).tolist(),
-        "classes": classes,
-    }
-
-    if kind == "dicefer":
-        codes = np.concatenate([outputs["e"], outputs["i"]], axis=1)
-        latents = "[E, I]"
-        probes = {
-            "identity_from_E": outputs["e"],
-            "identity_from_I": outputs["i"],
-            "expression_from_I": outputs["i"],
-            "expression_from_E": outputs["e"],
-        }
-    else:
-        codes = outputs["embedding"]
-        latents = "embedding"
-        probes = {"identity_from_embedding": codes, "expression_from_embedding": codes}
-
+    result: dict[str, Any] = {"kind": kind, "variant": saved["variant"], "samples": len(rows)}
+    result |= _classification(y_true, y_pred, list(saved["classes"]))
+    codes, latents, probes = _codes(kind, outputs)
     skipped: dict[str, str] = {}
-    known = identities != ""
-    if not known.all():
-        reason = f"{int((~known).sum())} of {len(rows)} test images have no identity label"
-    elif len(np.unique(identities)) < 2:
-        reason = "the test images show a single identity"
-    else:
-        reason = ""
+    reason = _no_identities(identities)
     if reason:
         skipped["mig"] = reason
     else:
-        identity_ids = np.unique(identities, return_inverse=True)[1]
-        found = M.mig(codes, np.stack([y_true, identity_ids], axis=1), n_bins=MIG_BINS)
-        result["mig"] = {
-            "value": found.mig,
-            "expression": float(found.gaps[0]),
-            "identity": float(found.gaps[1]),
-            "latents": latents,
-            "dimensions": int(codes.shape[1]),
-            "bins": MIG_BINS,
-        }
+        result["mig"] = _mig(codes, y_true, identities, latents)
 
     result["probes"] = {}
     for name, features in probes.items():
@@ -212,14 +236,8 @@ def evaluate_dicefer(
             skipped[f"probes.{name}"] = str(err)
     result["skipped"] = skipped
 
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    write_text(out / "predictions.csv", _predictions_csv(sample_ids, classes, y_true, probs))
-    write_text(out / "per_class.md", M.format_per_class_table(table) + "\n")
     arrays = {"codes": codes, "labels": y_true, "identities": identities, "sample_ids": np.array(sample_ids)}
     if kind == "dicefer":
         arrays |= {"e": outputs["e"], "i": outputs["i"]}
-    with atomic_path(out / "embeddings.npz") as tmp, tmp.open("wb") as f:
-        np.savez_compressed(f, classes=np.array(classes), **arrays)
-    write_json(out / "metrics.json", result)
+    _write_outputs(Path(out), result, sample_ids, y_true, probs, arrays)
     return result

@@ -37,6 +37,59 @@ TRAIN_TARGET_CLIPS_PER_S = 300.0
 PLACEMENTS = ("loader", "device")
 
 
+def _loader_rates(
+    s: BenchSettings, img_size: int, augment: ClipAugment, workdir: Path | None
+) -> dict[str, dict[str, Any]]:
+    """Loader clips/s, clips and seconds per augmentation placement, over a random store made for the
+    purpose (in `workdir`, removed afterwards)."""
+    with tempfile.TemporaryDirectory(prefix="ferflow-feed-", dir=workdir) as tmp:
+        root = random_store(Path(tmp) / "store", img_size, s)
+        rows = np.arange(s.store_clips)
+        loader: dict[str, dict[str, Any]] = {}
+        for where in PLACEMENTS:
+            torch.manual_seed(s.seed)
+            dataset = ClipDataset(root, rows, s.num_frames, img_size, augment, deferred=where == "device")
+            clips, seconds = time_loader(dataset, s)
+            loader[where] = {
+                "clips_per_s": round(clips / seconds, 3),
+                "clips": clips,
+                "seconds": round(seconds, 3),
+            }
+        shutil.rmtree(root)
+    return loader
+
+
+def _training_rates(
+    variant: str,
+    s: BenchSettings,
+    img_size: int,
+    dev: torch.device,
+    dtype: torch.dtype | None,
+    model_kwargs: dict[str, Any],
+    compile: bool,
+    augment: ClipAugment,
+    steps: int,
+    repeats: int,
+) -> dict[str, float]:
+    """Training clips/s per placement (a ready float batch; a uint8 batch augmented on the device first),
+    and of the device augmentation alone (``augment``)."""
+    batch, num_frames = s.batch_size, s.num_frames
+    torch.manual_seed(s.seed)
+    train, _, train_augmented = step_fns(
+        variant, batch, num_frames, img_size, dev, dtype, model_kwargs, compile, augment
+    )
+    raw = torch.randint(0, 256, (batch, 3, num_frames, img_size, img_size), dtype=torch.uint8, device=dev)
+
+    def augment_only(_: int) -> None:
+        augment.on_batch(raw)
+        if dev.type == "cuda":
+            torch.cuda.synchronize(dev)
+
+    jobs = {"loader": train, "device": train_augmented, "augment": augment_only}
+    times, _ = interleaved_times(jobs, steps, repeats)
+    return {name: rate(batch * steps, times[name]) for name in jobs}
+
+
 def bench_feed(
     out: Path,
     *,
@@ -59,7 +112,6 @@ def bench_feed(
     """Measure loader and training clips/s in both augmentation placements; write them to `out` (JSON).
 
     Args:
-        out: JSON file for the figures.
         variant: The model trained (a registered video model).
         batch, num_frames, img_size: The clip batch (the store holds clips of `img_size`).
         workers: DataLoader workers (default: every usable core).
@@ -70,10 +122,9 @@ def bench_feed(
         workdir: Folder for the random store (default: a temporary one; removed afterwards).
         seed: Seed of the store, the loader's shuffling and the augmentation.
     """
-    workers = len(os.sched_getaffinity(0)) if workers is None else workers
     s = BenchSettings(
         quick=False,
-        workers=workers,
+        workers=len(os.sched_getaffinity(0)) if workers is None else workers,
         seed=seed,
         num_frames=num_frames,
         store_clips=store_clips,
@@ -81,37 +132,13 @@ def bench_feed(
         epochs=epochs,
     )
     augment = ClipAugment()  # the paper's recipe: scale 0.5-1, flip 0.5, jitter 0.4
-    with tempfile.TemporaryDirectory(prefix="ferflow-feed-", dir=workdir) as tmp:
-        root = random_store(Path(tmp) / "store", img_size, s)
-        rows = np.arange(store_clips)
-        loader: dict[str, dict[str, Any]] = {}
-        for where in PLACEMENTS:
-            torch.manual_seed(seed)
-            dataset = ClipDataset(root, rows, num_frames, img_size, augment, deferred=where == "device")
-            clips, seconds = time_loader(dataset, s)
-            loader[where] = {
-                "clips_per_s": round(clips / seconds, 3),
-                "clips": clips,
-                "seconds": round(seconds, 3),
-            }
-        shutil.rmtree(root)
-
+    loader = _loader_rates(s, img_size, augment, workdir)
     dev = bench_device(device)
     dtype = torch.bfloat16 if amp and dev.type == "cuda" else None
-    torch.manual_seed(seed)
-    train, _, train_augmented = step_fns(
-        variant, batch, num_frames, img_size, dev, dtype, model_kwargs or {}, compile, augment
+    training = _training_rates(
+        variant, s, img_size, dev, dtype, model_kwargs or {}, compile, augment, steps, repeats
     )
-    raw = torch.randint(0, 256, (batch, 3, num_frames, img_size, img_size), dtype=torch.uint8, device=dev)
-
-    def augment_only(_: int) -> None:
-        augment.on_batch(raw)
-        if dev.type == "cuda":
-            torch.cuda.synchronize(dev)
-
-    jobs = {"loader": train, "device": train_augmented, "augment": augment_only}
-    times, _ = interleaved_times(jobs, steps, repeats)
-    training = {where: rate(batch * steps, times[where]) for where in PLACEMENTS}
+    augment_rate = training.pop("augment")
     ratios = {where: round(loader[where]["clips_per_s"] / training[where], 4) for where in PLACEMENTS}
     result = {
         "benchmark": "feed",
@@ -122,7 +149,7 @@ def bench_feed(
             "batch": batch,
             "num_frames": num_frames,
             "img_size": img_size,
-            "workers": workers,
+            "workers": s.workers,
             "store_clips": store_clips,
             "epochs": epochs,
             "steps": steps,
@@ -135,7 +162,7 @@ def bench_feed(
         },
         "loader_clips_per_s": {where: loader[where]["clips_per_s"] for where in PLACEMENTS},
         "training_clips_per_s": training,
-        "device_augment_clips_per_s": rate(batch * steps, times["augment"]),
+        "device_augment_clips_per_s": augment_rate,
         "loader_over_training": ratios,
         "loader_keeps_up": {where: ratios[where] >= 1.0 for where in PLACEMENTS},
         "targets": {"ifdd_mvit_train_clips_per_s_h100_bf16_16x224_batch16": TRAIN_TARGET_CLIPS_PER_S},

@@ -15,7 +15,8 @@ import json
 from pathlib import Path
 
 from ferflow.config import load_params
-from ferflow.evaluate.stats import IFDD_METRICS, VERDICT_RULE, compare, read_cell
+from ferflow.evaluate.stats import IFDD_METRICS, VERDICT_RULE
+from ferflow.evaluate.study_summary import compare, read_cell
 from ferflow.study import cells
 
 

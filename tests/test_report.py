@@ -15,7 +15,8 @@ from ferflow.cli import main
 from ferflow.config import Params, validate_params
 from ferflow.data.store import write_store
 from ferflow.evaluate import metrics as M
-from ferflow.evaluate.stats import VERDICT_RULE, summarize_study
+from ferflow.evaluate.stats import VERDICT_RULE
+from ferflow.evaluate.study_summary import summarize_study
 from ferflow.report import FIGURES, build_report
 from ferflow.report import figures as report_figures
 from ferflow.report.build import _Builder, collect, render_html

@@ -29,13 +29,13 @@ from ferflow.evaluate.stats import (
     paired_bootstrap,
     percentile_interval,
     power,
-    summarize_study,
     t_interval,
     t_samples_interval,
     uar_rows,
     verdict,
     wilcoxon,
 )
+from ferflow.evaluate.study_summary import summarize_study
 from ferflow.study import cells
 
 REPO = Path(__file__).resolve().parents[1]

@@ -14,7 +14,7 @@ from test_stats import CLASSES, _write_cell
 from test_workflow import TINY_PARAMS, snakemake
 
 from ferflow.config import validate_params
-from ferflow.evaluate.stats import summarize_study
+from ferflow.evaluate.study_summary import summarize_study
 from ferflow.study import Cell, cell_params_json, cells, shared_settings, study_folds
 
 #: IFDD and its baseline only (the demo's grid adds the controls, ablations and null control)

@@ -235,7 +235,8 @@ def _cmd_summarize_pretrain(args: argparse.Namespace) -> int:
 
 
 def _cmd_summarize_study(args: argparse.Namespace) -> int:
-    from ferflow.evaluate.stats import VERDICT_RULE, summarize_study
+    from ferflow.evaluate.stats import VERDICT_RULE
+    from ferflow.evaluate.study_summary import summarize_study
 
     summary = summarize_study(_params(args), args.root, args.out, args.table)
     print(f"Verdict rule: {VERDICT_RULE}")

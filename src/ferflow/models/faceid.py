@@ -64,9 +64,13 @@ class FaceIdNet(nn.Module):
         _, coarse = self.backbone(x.unsqueeze(2))  # one-frame clips through the per-frame trunk
         return coarse[:, :, 0]
 
+    def forward_head(self, features: Tensor) -> Tensor:
+        """The embedding of a feature map (not normalised: the margin losses normalise it)."""
+        return self.neck(features)
+
     def forward(self, x: Tensor) -> Tensor:
         """The embedding (not normalised: the margin losses normalise it)."""
-        return self.neck(self.forward_features(x))
+        return self.forward_head(self.forward_features(x))
 
     def trunk_state_dict(self) -> dict[str, Tensor]:
         """The trunk's weights with torchvision's key names (`conv1.weight`, `features.0.0.weight`, ...)."""

@@ -18,24 +18,10 @@ import numpy as np
 
 from ferflow.config import CHANCE, Params
 from ferflow.core.atomic import write_json
-from ferflow.evaluate.stats import (
-    CONFIDENCE,
-    DICEFER_METRICS,
-    IFDD_METRICS,
-    LEAKAGE_PROBES,
-    VERDICT_RULE,
-    Metric,
-    PairedCell,
-    decide,
-    interval_choice,
-    paired_bootstrap,
-    percentile_interval,
-    power,
-    t_interval,
-    t_samples_interval,
-    wilcoxon,
-)
+from ferflow.evaluate import stats as S
 from ferflow.study import Cell, cells, shared_settings, study_folds
+
+_METRICS = {"ifdd": S.IFDD_METRICS, "dicefer": S.DICEFER_METRICS}
 
 
 @dataclass
@@ -69,7 +55,7 @@ def _metric_values(m: dict[str, Any]) -> dict[str, float]:
     if isinstance(m.get("mig"), dict):
         values["mig"] = float(m["mig"]["value"])
     probes = m.get("probes") or {}
-    for name in LEAKAGE_PROBES:
+    for name in S.LEAKAGE_PROBES:
         if name in probes:
             values["identity_leakage"] = float(probes[name]["accuracy"])
     return values
@@ -92,7 +78,7 @@ def read_cell(root: Path, cell: Cell, classes: dict[str, int]) -> CellResult | N
     return result
 
 
-def describe(results: list[CellResult], metrics: tuple[Metric, ...]) -> dict[str, Any]:
+def describe(results: list[CellResult], metrics: tuple[S.Metric, ...]) -> dict[str, Any]:
     """Mean and SD (n - 1) of each metric over a model's cells."""
     out: dict[str, Any] = {"cells": len(results)}
     for metric in metrics:
@@ -108,7 +94,7 @@ def _paired(a: list[CellResult], b: list[CellResult]) -> list[tuple[CellResult, 
     return [(r, by_cell[(r.cell.fold, r.cell.seed)]) for r in a if (r.cell.fold, r.cell.seed) in by_cell]
 
 
-def _paired_cells(pairs: list[tuple[CellResult, CellResult]]) -> list[PairedCell] | None:
+def _paired_cells(pairs: list[tuple[CellResult, CellResult]]) -> list[S.PairedCell] | None:
     """The per-sample hits of every pair, checked to cover the same test samples; None if any lacks them."""
     reference: dict[int, np.ndarray] = {}
     paired = []
@@ -119,7 +105,7 @@ def _paired_cells(pairs: list[tuple[CellResult, CellResult]]) -> list[PairedCell
         for r in (ra, rb):
             if not np.array_equal(r.sample_ids, ids):
                 raise ValueError(f"{r.cell.folder}: its test samples differ from its fold's other cells'")
-        paired.append(PairedCell(ra.cell.fold, ra.cell.seed, ra.labels, ra.correct, rb.correct))
+        paired.append(S.PairedCell(ra.cell.fold, ra.cell.seed, ra.labels, ra.correct, rb.correct))
     return paired
 
 
@@ -128,7 +114,7 @@ def compare(
     b: str,
     results_a: list[CellResult],
     results_b: list[CellResult],
-    metrics: tuple[Metric, ...],
+    metrics: tuple[S.Metric, ...],
     bootstrap: dict[str, Any],
     folds: int,
 ) -> list[dict[str, Any]]:
@@ -138,8 +124,8 @@ def compare(
     draws = samples = None
     if hits:
         resamples, seed = bootstrap["resamples"], bootstrap["seed"]
-        draws = paired_bootstrap(hits, resamples, seed, bootstrap["cells"])
-        samples = draws if not bootstrap["cells"] else paired_bootstrap(hits, resamples, seed, False)
+        draws = S.paired_bootstrap(hits, resamples, seed, bootstrap["cells"])
+        samples = draws if not bootstrap["cells"] else S.paired_bootstrap(hits, resamples, seed, False)
     found = []
     for metric in metrics:
         usable = [(ra, rb) for ra, rb in pairs if metric.key in ra.values and metric.key in rb.values]
@@ -158,13 +144,13 @@ def compare(
         d = np.array([r["difference"] for r in rows])
         per_sample = metric.per_sample and draws is not None and samples is not None
         intervals = {
-            "bootstrap": percentile_interval(draws[metric.key]) if per_sample else None,
-            "t": t_interval(d),
-            "t_samples": t_samples_interval(d, float(np.var(samples[metric.key], ddof=1)))
+            "bootstrap": S.percentile_interval(draws[metric.key]) if per_sample else None,
+            "t": S.t_interval(d),
+            "t_samples": S.t_samples_interval(d, float(np.var(samples[metric.key], ddof=1)))
             if per_sample
             else None,
         }
-        kind, why = interval_choice(metric, len({r["fold"] for r in rows}), len(rows), per_sample)
+        kind, why = S.interval_choice(metric, len({r["fold"] for r in rows}), len(rows), per_sample)
         entry = {
             "a": a,
             "b": b,
@@ -180,11 +166,11 @@ def compare(
             "bootstrap": intervals["bootstrap"],
             "t_interval": intervals["t"],
             "t_samples_interval": intervals["t_samples"],
-            "wilcoxon": wilcoxon(d),
+            "wilcoxon": S.wilcoxon(d),
             "interval": kind,
             "verdict_interval": intervals[kind],
             "why": why,
-            "verdict": decide(a, b, metric, float(d.mean()), intervals, kind, why),
+            "verdict": S.decide(a, b, metric, float(d.mean()), intervals, kind, why),
         }
         if metric.key == "mig" and b.startswith("baseline"):
             entry["note"] = (
@@ -192,7 +178,7 @@ def compare(
                 "not the same experiment (ferflow.evaluate.dicefer)"
             )
         if metric.key == "uar":
-            entry["power"] = power(d, folds, draws["uar"] if draws is not None else None)
+            entry["power"] = S.power(d, folds, draws["uar"] if draws is not None else None)
         found.append(entry)
     return found
 
@@ -215,7 +201,7 @@ def summarize_study(params: Params, root: Path, out: Path, table: Path | None = 
     comparisons: list[dict[str, Any]] = []
     for a, b in s.ifdd.compare:
         results_b = chance_results(found.get(a, [])) if b == CHANCE else found.get(b, [])
-        for entry in compare(a, b, found.get(a, []), results_b, IFDD_METRICS, boot, len(folds)):
+        for entry in compare(a, b, found.get(a, []), results_b, S.IFDD_METRICS, boot, len(folds)):
             comparisons.append({"family": "ifdd", **entry})
     shared = {model: shared_settings(params, model) for model in s.dicefer.models}
     dicefer_pairs = [
@@ -225,11 +211,11 @@ def summarize_study(params: Params, root: Path, out: Path, table: Path | None = 
     ]
     dicefer_pairs += [(f"dicefer[{x}]", f"dicefer[{y}]") for x, y in s.dicefer.compare]
     for a, b in dict.fromkeys(dicefer_pairs):  # settings sharing both models' cells pair them once
-        for entry in compare(a, b, found.get(a, []), found.get(b, []), DICEFER_METRICS, boot, 1):
+        for entry in compare(a, b, found.get(a, []), found.get(b, []), S.DICEFER_METRICS, boot, 1):
             comparisons.append({"family": "dicefer", **entry})
     summary = {
-        "rule": VERDICT_RULE,
-        "confidence": CONFIDENCE,
+        "rule": S.VERDICT_RULE,
+        "confidence": S.CONFIDENCE,
         "bootstrap": boot,
         "seeds": list(s.seeds),
         "folds": folds,
@@ -240,7 +226,7 @@ def summarize_study(params: Params, root: Path, out: Path, table: Path | None = 
         "models": {
             name: {
                 "family": results[0].cell.family,
-                **describe(results, IFDD_METRICS if results[0].cell.family == "ifdd" else DICEFER_METRICS),
+                **describe(results, _METRICS[results[0].cell.family]),
             }
             for name, results in found.items()
         },

@@ -9,8 +9,9 @@ import pytest
 def run_interrupted(
     monkeypatch: pytest.MonkeyPatch, trainer: ModuleType, run: Callable[[], object], epoch: int = 1
 ):
-    """Call `run` with `trainer.check_finite` raising KeyboardInterrupt at the first step of `epoch` (after
-    the previous epoch's checkpoint), expect the interrupt, and put the real check back."""
+    """Call `run` with `trainer.check_finite` (`trainer`: the module whose loop checks the loss) raising
+    KeyboardInterrupt at the first step of `epoch` (after the previous epoch's checkpoint), expect the
+    interrupt, and put the real check back."""
     real_check = trainer.check_finite
 
     def interrupt(loss, at_epoch, step, checkpoint):

@@ -38,6 +38,7 @@ from ferflow.model_names import IMAGE_CONTROLS
 from ferflow.models import create_model, list_models, model_arguments
 from ferflow.models.losses import lifting_loss
 from ferflow.predict import predict_image, predict_video
+from ferflow.train import common as train_common
 from ferflow.train import dicefer as dicefer_trainer
 from ferflow.train import ifdd as ifdd_trainer
 from ferflow.train.stages import StepContext
@@ -195,7 +196,7 @@ def test_resume_on_cuda_matches_an_uninterrupted_run(device, store, tmp_path, mo
     straight = ifdd_trainer.train_ifdd(p, store, "ifdd_mobilenetv2", 1, tmp_path / "straight")
     run_interrupted(
         monkeypatch,
-        ifdd_trainer,
+        train_common,
         lambda: ifdd_trainer.train_ifdd(p, store, "ifdd_mobilenetv2", 1, tmp_path / "resumed"),
     )
     resumed = ifdd_trainer.train_ifdd(p, store, "ifdd_mobilenetv2", 1, tmp_path / "resumed")

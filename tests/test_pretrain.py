@@ -18,6 +18,7 @@ from ferflow.data.synthetic.faceid import generate_faceid
 from ferflow.models import create_model
 from ferflow.models.mobilenetv2 import load_mobilenet_v2_weights
 from ferflow.models.pretrained import WeightsUnavailableError, init_state_dict, torchvision_weights_file
+from ferflow.train import common
 from ferflow.train import pretrain as trainer
 from ferflow.train.common import NonFiniteLossError, init_fingerprint
 
@@ -102,7 +103,7 @@ def test_mobilenet_trunk_loads_into_ifdd_and_its_baseline(faces, tmp_path, varia
 
 
 def test_resume_after_interruption_matches_an_uninterrupted_run(faces, resnet_run, tmp_path, monkeypatch):
-    run_interrupted(monkeypatch, trainer, lambda: trainer.pretrain(params(), RESNET, faces, tmp_path))
+    run_interrupted(monkeypatch, common, lambda: trainer.pretrain(params(), RESNET, faces, tmp_path))
     assert load_checkpoint(tmp_path / "checkpoint.pt")["epoch"] == 0
     trainer.pretrain(params(), RESNET, faces, tmp_path)
     a, b = load_checkpoint(resnet_run / "trunk.pt"), load_checkpoint(tmp_path / "trunk.pt")

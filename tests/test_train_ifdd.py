@@ -10,6 +10,7 @@ from interrupt import run_interrupted
 from ferflow.config import ParamsError, validate_params
 from ferflow.core.checkpoint import load_checkpoint
 from ferflow.data.store import StoreError, open_store, write_store
+from ferflow.train import common
 from ferflow.train import ifdd as trainer
 from ferflow.train.common import NonFiniteLossError
 
@@ -67,7 +68,7 @@ def test_resume_after_interruption_matches_an_uninterrupted_run(store, tmp_path,
 
     run_interrupted(
         monkeypatch,
-        trainer,
+        common,
         lambda: trainer.train_ifdd(p, store, "ifdd_mobilenetv2", 1, tmp_path / "resumed"),
     )
     assert load_checkpoint(tmp_path / "resumed" / "checkpoint.pt")["epoch"] == 0

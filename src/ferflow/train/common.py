@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +10,10 @@ import numpy as np
 import torch
 from sklearn.model_selection import train_test_split
 from timm.scheduler import CosineLRScheduler
+from timm.scheduler.scheduler import Scheduler
+from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
+from tqdm import tqdm
 
 from ferflow.config import OptimParams
 from ferflow.core.checkpoint import file_digest, load_checkpoint, rng_state, set_rng_state
@@ -32,6 +35,34 @@ def check_finite(loss: torch.Tensor, epoch: int, step: int, checkpoint: Path) ->
             f"loss is {loss.item()} at epoch {epoch + 1}, step {step + 1}; stopping ({kept}). "
             "Lower the learning rate, turn off AMP, or check the inputs."
         )
+
+
+def train_epoch(
+    model: nn.Module,
+    bar: tqdm,
+    loss_of: Callable[[Tensor, Tensor], Tensor],
+    optimizer: torch.optim.Optimizer,
+    schedule: Scheduler,
+    runtime: Runtime,
+    epoch: int,
+    checkpoint: Path,
+) -> list[float]:
+    """One epoch over the (x, y) batches of `bar` (a progress bar over the loader): the loss of each batch
+    (`loss_of` runs the model, under autocast where it wants it), a stop on a non-finite one
+    (`check_finite`), a step, and the schedule set from the step's number. Returns every step's loss."""
+    model.train()
+    losses = []
+    for step, (x, y) in enumerate(bar):
+        x, y = x.to(runtime.device, non_blocking=True), y.to(runtime.device, non_blocking=True)
+        loss = loss_of(x, y)
+        check_finite(loss, epoch, step, checkpoint)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        schedule.step_update(epoch * len(bar) + step + 1)
+        losses.append(loss.item())
+        bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
+    return losses
 
 
 def split_validation(

@@ -43,7 +43,6 @@ from ferflow.models.losses import lifting_loss
 from ferflow.models.pretrained import describe_init, init_state_dict
 from ferflow.train.common import (
     Live,
-    check_finite,
     init_fingerprint,
     make_loader,
     make_schedule,
@@ -51,6 +50,7 @@ from ferflow.train.common import (
     resumable_rng,
     resumable_state,
     split_validation,
+    train_epoch,
 )
 
 CHECKPOINT = "checkpoint.pt"
@@ -204,23 +204,32 @@ def make_mixup(m: MixupParams, num_classes: int) -> Mixup | None:
 
 
 def _objective(
-    model: nn.Module, mixup: Mixup | None, lifting_weight: float, reduction: LiftingReduction | None
+    model: nn.Module,
+    mixup: Mixup | None,
+    lifting_weight: float,
+    reduction: LiftingReduction | None,
+    on_batch: Callable[[Tensor], Tensor] | None,
+    runtime: Runtime,
 ) -> Callable[[Tensor, Tensor], Tensor]:
-    """The training loss of a batch: cross-entropy (on Mixup/CutMix targets when `mixup`) plus the weighted
-    lifting loss (none for a model without lifting, `reduction` None)."""
+    """The training loss of a batch (augmented on the device first when `on_batch`), under autocast:
+    cross-entropy (on Mixup/CutMix targets when `mixup`) plus the weighted lifting loss (none for a model
+    without lifting, `reduction` None)."""
     soft_ce = SoftTargetCrossEntropy()
 
     def loss(x: Tensor, y: Tensor) -> Tensor:
-        if mixup is not None:
-            x, soft = mixup(x, y)
-        logits, features = model(x, return_features=True)
-        cls = soft_ce(logits.float(), soft) if mixup is not None else F.cross_entropy(logits.float(), y)
-        lift = (
-            lifting_loss(features, lifting_weight, reduction)
-            if lifting_weight and reduction is not None
-            else 0.0
-        )
-        return cls + lift
+        if on_batch is not None:
+            x = on_batch(x)
+        with runtime.autocast():
+            if mixup is not None:
+                x, soft = mixup(x, y)
+            logits, features = model(x, return_features=True)
+            cls = soft_ce(logits.float(), soft) if mixup is not None else F.cross_entropy(logits.float(), y)
+            lift = (
+                lifting_loss(features, lifting_weight, reduction)
+                if lifting_weight and reduction is not None
+                else 0.0
+            )
+            return cls + lift
 
     return loss
 
@@ -240,40 +249,6 @@ def _run_key(p: IFDDParams, variant: str, fold: int | None, inner_fold: int | No
         },
         sort_keys=True,
     )
-
-
-def _train_epoch(
-    model: nn.Module,
-    loader: DataLoader,
-    optimizer: torch.optim.Optimizer,
-    schedule: Scheduler,
-    loss_of: Callable[[Tensor, Tensor], Tensor],
-    on_batch: Callable[[Tensor], Tensor] | None,
-    runtime: Runtime,
-    epoch: int,
-    checkpoint: Path,
-    desc: str,
-) -> list[float]:
-    """One epoch over `loader`; returns every step's loss. Stops on a non-finite loss (`check_finite`)."""
-    model.train()
-    if runtime.distributed:
-        loader.sampler.set_epoch(epoch)
-    losses = []
-    bar = tqdm(loader, desc=desc, disable=not runtime.is_main, dynamic_ncols=True, leave=False)
-    for step, (x, y) in enumerate(bar):
-        x, y = x.to(runtime.device, non_blocking=True), y.to(runtime.device, non_blocking=True)
-        if on_batch is not None:
-            x = on_batch(x)
-        with runtime.autocast():
-            loss = loss_of(x, y)
-        check_finite(loss, epoch, step, checkpoint)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        schedule.step_update(epoch * len(loader) + step + 1)
-        losses.append(loss.item())
-        bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
-    return losses
 
 
 def _evaluate(model: nn.Module, loaders: dict[str, DataLoader], runtime: Runtime) -> dict[str, float]:
@@ -406,25 +381,18 @@ def train_ifdd(
             trained = DistributedDataParallel(
                 trained, device_ids=[runtime.device] if runtime.device.type == "cuda" else None
             )
-        loss_of = _objective(trained, make_mixup(p.mixup, num_classes), p.lifting_weight, reduction)
+        mixup = make_mixup(p.mixup, num_classes)
+        loss_of = _objective(trained, mixup, p.lifting_weight, reduction, on_batch, runtime)
         live = Live(out / "live", runtime.is_main, resume=start_epoch > 0)
         live.log_params({"variant": variant, "fold": fold or 0})
 
         for epoch in range(start_epoch, t.epochs):
             started = time.perf_counter()
+            if runtime.distributed:
+                train_loader.sampler.set_epoch(epoch)
             desc = f"{variant} fold {fold} epoch {epoch + 1}/{t.epochs}"
-            losses = _train_epoch(
-                trained,
-                train_loader,
-                optimizer,
-                schedule,
-                loss_of,
-                on_batch,
-                runtime,
-                epoch,
-                checkpoint_path,
-                desc,
-            )
+            bar = tqdm(train_loader, desc=desc, disable=not runtime.is_main, dynamic_ncols=True, leave=False)
+            losses = train_epoch(trained, bar, loss_of, optimizer, schedule, runtime, epoch, checkpoint_path)
             metrics = {
                 "train/loss": float(np.mean(losses)),
                 "lr": optimizer.param_groups[0]["lr"],

@@ -26,9 +26,7 @@ import numpy as np
 import pytorch_metric_learning
 import torch
 from pytorch_metric_learning import losses
-from timm.scheduler.scheduler import Scheduler
 from torch import nn
-from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from ferflow import __version__
@@ -44,12 +42,12 @@ from ferflow.jobs import pretrain_key, torch_threads
 from ferflow.models.faceid import FaceIdNet, embed
 from ferflow.train.common import (
     Live,
-    check_finite,
     make_loader,
     make_schedule,
     restore_rng,
     resumable_rng,
     resumable_state,
+    train_epoch,
 )
 
 CHECKPOINT = "checkpoint.pt"
@@ -151,36 +149,6 @@ def _resume(
     return state["epoch"] + 1, state["history"]
 
 
-def _train_epoch(
-    model: nn.Module,
-    loss_fn: nn.Module,
-    loader: DataLoader,
-    optimizer: torch.optim.Optimizer,
-    schedule: Scheduler,
-    runtime: Runtime,
-    epoch: int,
-    checkpoint: Path,
-    desc: str,
-) -> list[float]:
-    """One epoch of the margin loss on the model's embeddings; returns every step's loss."""
-    model.train()
-    losses_seen = []
-    bar = tqdm(loader, desc=desc, leave=False)
-    for step, (x, y) in enumerate(bar):
-        x, y = x.to(runtime.device, non_blocking=True), y.to(runtime.device, non_blocking=True)
-        with runtime.autocast():
-            embedding = model(x)
-        loss = loss_fn(embedding.float(), y)
-        check_finite(loss, epoch, step, checkpoint)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        schedule.step_update(epoch * len(loader) + step + 1)
-        losses_seen.append(loss.item())
-        bar.set_postfix(loss=f"{np.mean(losses_seen[-20:]):.3f}")
-    return losses_seen
-
-
 def pretrain(p: PretrainParams, spec: TrunkSpec, faces_dir: Path, out: Path) -> dict[str, Any]:
     """Pretrain one trunk on the stores `prepare_faces` wrote; returns the final verification metrics.
 
@@ -214,14 +182,20 @@ def pretrain(p: PretrainParams, spec: TrunkSpec, faces_dir: Path, out: Path) -> 
         start_epoch, history = _resume(checkpoint_path, run_key, runtime, parts)
 
         trained = torch.compile(model) if t.compile else model
+
+        def loss_of(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+            with runtime.autocast():
+                embedding = trained(x)
+            return loss_fn(embedding.float(), y)
+
         live = Live(out / "live", True, resume=start_epoch > 0)
         live.log_params({"trunk": spec.trunk, "loss": p.loss})
         for epoch in range(start_epoch, t.epochs):
             started = time.perf_counter()
             set_margin(loss_fn, 0.0 if epoch < p.margin_warmup_epochs else margin_of(p))
-            desc = f"pretrain {spec.trunk} epoch {epoch + 1}/{t.epochs}"
-            losses_seen = _train_epoch(
-                trained, loss_fn, loader, optimizer, schedule, runtime, epoch, checkpoint_path, desc
+            bar = tqdm(loader, desc=f"pretrain {spec.trunk} epoch {epoch + 1}/{t.epochs}", leave=False)
+            losses_seen = train_epoch(
+                trained, bar, loss_of, optimizer, schedule, runtime, epoch, checkpoint_path
             )
             metrics = {
                 "train/loss": float(np.mean(losses_seen)),

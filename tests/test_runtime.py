@@ -42,5 +42,5 @@ def test_a_plain_run_joins_no_group(monkeypatch):
 
 def test_dicefer_under_one_process_torchrun_trains_as_a_plain_run(monkeypatch):
     _torchrun_env(monkeypatch)
-    runtime = dicefer._start(dicefer_params())
+    runtime = dicefer._start(dicefer_params().runtime)
     assert not runtime.distributed and not dist.is_initialized()  # no DistributedSampler, one device

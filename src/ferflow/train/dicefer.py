@@ -36,7 +36,7 @@ from timm.scheduler import CosineLRScheduler
 from torch import Tensor, nn
 from torch.utils.data import DataLoader
 
-from ferflow.config import DiceFerParams
+from ferflow.config import DiceFerParams, RuntimeParams
 from ferflow.core.checkpoint import save_checkpoint, source_fingerprint
 from ferflow.core.runtime import Runtime, seed_everything, setup_single_device, teardown_runtime
 from ferflow.data.datasets import ImageDataset, PairDataset
@@ -107,8 +107,7 @@ def _run_key(p: DiceFerParams, model: str, store: Store) -> str:
     return json.dumps(key, sort_keys=True)
 
 
-def _start(p: DiceFerParams) -> Runtime:
-    rt = p.runtime
+def _start(rt: RuntimeParams) -> Runtime:
     runtime = setup_single_device(
         rt.device, rt.amp, "DICE-FER and its baseline train", "dicefer.runtime.gpus"
     )
@@ -255,7 +254,7 @@ def train_dicefer(p: DiceFerParams, store_dir: Path, out: Path) -> dict[str, Any
         ValueError: The store holds clips, or too few training images.
         RuntimeError: Started as several processes (training uses one device).
     """
-    runtime = _start(p)
+    runtime = _start(p.runtime)
     out = Path(out)
     try:
         store = open_store(store_dir)
@@ -348,7 +347,7 @@ def train_baseline(
         raise ValueError(
             f"unknown model {model_name!r}; expected baseline or one of {', '.join(IMAGE_CONTROLS)}"
         )
-    runtime = _start(p)
+    runtime = _start(p.runtime)
     out = Path(out)
     try:
         store = open_store(store_dir)

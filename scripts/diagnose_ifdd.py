@@ -57,9 +57,11 @@ from ferflow.data.store import Store, open_store
 from ferflow.evaluate.ifdd import in_episode, load_trained, steps_to_source_frames
 from ferflow.evaluate.metrics import uar
 from ferflow.evaluate.stats import PairedCell, paired_bootstrap, percentile_interval
-from ferflow.models.controls import LUMA, VideoControl
-from ferflow.models.ifdd import IFDD, VideoBaseline
+from ferflow.models.controls import VideoControl
+from ferflow.models.frame_cnn import LUMA
+from ferflow.models.ifdd import IFDD
 from ferflow.models.issm import fixed_split, sample_positions
+from ferflow.models.video_baseline import VideoBaseline
 from ferflow.train import ifdd as trainer
 
 #: The rule for calling a difference real, fixed before any run.
@@ -126,8 +128,35 @@ ABLATIONS: dict[str, tuple[str, dict[str, Any], str]] = {
     "baseline_112": ("baseline_mobilenetv2", {"img_size": 112}, "112² frames"),
     "ifdd_smallcnn_e24": ("ifdd_smallcnn", {"train": {"epochs": 24}}, "24 epochs"),
     "ifdd_smallcnn_residual": ("ifdd_smallcnn", {"mlp_residual": True}, "mlp_residual: true"),
+    # A ladder on the CNN that keeps the dynamics: which of IFDD's parts loses them?
+    "smallcnn_fixed_haar": (
+        "ifdd_smallcnn",
+        {"split": "fixed", "use_ladm": False},
+        "split: fixed, use_ladm: false (nothing learned between the pyramid and the pool)",
+    ),
+    "smallcnn_haar": ("ifdd_smallcnn", {"use_ladm": False}, "use_ladm: false (ISSM, then the Haar lift)"),
+    "smallcnn_fixed": ("ifdd_smallcnn", {"split": "fixed"}, "split: fixed (LADM on even/odd steps)"),
+    "smallcnn_ladm_norm": ("ifdd_smallcnn", {"ladm_input_norm": True}, "ladm_input_norm: true (released)"),
+    "smallcnn_pool_default": ("ifdd_smallcnn", {"pool_init": "default"}, "pool_init: default (released)"),
+    "smallcnn_pool_default_e16": (
+        "ifdd_smallcnn",
+        {"pool_init": "default", "train": {"epochs": 16}},
+        "pool_init: default, 16 epochs",
+    ),
+    "smallcnn_head_norm": ("ifdd_smallcnn", {"model": {"head_norm": True}}, "head_norm: true"),
+    "smallcnn_residual_head_norm": (
+        "ifdd_smallcnn",
+        {"mlp_residual": True, "model": {"head_norm": True}},
+        "mlp_residual: true, head_norm: true",
+    ),
 }
 CHOSEN = "48_e8_grid"
+BOUNDS = (f"control_static@{CHOSEN}", f"control_dynamics@{CHOSEN}")
+
+
+#: A variant's own values as the recorded runs used them, where they changed since (ifdd_smallcnn's pool init
+#: became the released one after these runs showed the mean init stalls it), so that re-runs match the file.
+PINNED: dict[str, dict[str, Any]] = {"ifdd_smallcnn": {"pool_init": "mean"}}
 
 
 def _point_settings() -> dict[str, Setting]:
@@ -137,10 +166,11 @@ def _point_settings() -> dict[str, Setting]:
         for short, variant in MODELS.items():
             reference = REFERENCES.get(short)
             about = f"{variant} at operating point {point}"
-            found[f"{short}@{point}"] = Setting(variant, changes, about, reference and f"{reference}@{point}")
+            pinned = merge_overrides(changes, PINNED.get(variant, {}))
+            found[f"{short}@{point}"] = Setting(variant, pinned, about, reference and f"{reference}@{point}")
     for name, (variant, change, about) in ABLATIONS.items():
         reference = f"{next(k for k, v in MODELS.items() if v == variant)}@{CHOSEN}"  # the model unchanged
-        changes = merge_overrides(POINTS[CHOSEN], change)
+        changes = merge_overrides(merge_overrides(POINTS[CHOSEN], PINNED.get(variant, {})), change)
         found[f"{name}@{CHOSEN}"] = Setting(variant, changes, about, reference)
     return found
 
@@ -171,13 +201,18 @@ def head_input_scale(
     head cannot tell clips apart however its weights move."""
     loader = torch.utils.data.DataLoader(ClipDataset(store, rows, p.num_frames, p.img_size), batch_size=16)
     model.eval()
-    pooled = torch.cat([model.forward_head(model.forward_features(x), pre_logits=True) for x, _ in loader])
+    features = [model.forward_features(x) for x, _ in loader]
+    pooled = torch.cat([model.forward_head(f, pre_logits=True) for f in features])
     logits = model.head(pooled)
-    return {
+    scale = {
         "pooled_abs_mean": float(pooled.mean(0).abs().mean()),
         "pooled_spread": float(pooled.std(0).mean()),
         "logit_spread": float(logits.std(0).mean()),
     }
+    if isinstance(model, IFDD):  # the tokens the pool reads: how much of their spread survives pooling
+        tokens = torch.cat([f.dynamic for f in features])
+        scale |= {"tokens": tokens.shape[1], "token_spread": float(tokens.std(0).mean())}
+    return scale
 
 
 def scale_one(name: str, seed: int, args: argparse.Namespace, base: IFDDParams) -> None:
@@ -479,6 +514,12 @@ def summarize(work: Path, out: Path) -> dict[str, Any]:
             "load_before": [r["load_before"] for r in found],
             "reference": reference,
             "difference": _difference(found, runs[reference]) if reference in runs else None,
+            # every setting at the chosen point against the two bounds of what is learnable there
+            "against_bounds": {
+                bound: _difference(found, runs[bound])
+                for bound in BOUNDS
+                if name.endswith(f"@{CHOSEN}") and name != bound and bound in runs
+            },
             "probes": {r["seed"]: r["probes"] for r in found if "probes" in r},
             "head_input": {r["seed"]: r["head_input"] for r in found if "head_input" in r},
         }

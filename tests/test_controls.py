@@ -132,3 +132,28 @@ def test_ifdd_on_the_controls_cnn():
         {"ifdd": {"variants": ["ifdd_smallcnn"], "init": "faceid"}, "dicefer": {"init": "none"}}
     )
     assert p.ifdd.init_for("ifdd_smallcnn") == "none" and faceid_trunks(p) == []
+
+
+def test_ifdd_smallcnn_pools_its_144_tokens_with_the_released_init():
+    """Its own pool init is PyTorch's (random signs per token): the mean init passed the classifier ~1/12 of
+    the tokens' spread and the model never trained (docs/ifdd.md). Settings resolve to the same."""
+    torch.manual_seed(0)
+    own = create_model("ifdd_smallcnn", num_classes=5, img_size=48, embed_dim=32)
+    mean = create_model("ifdd_smallcnn", num_classes=5, img_size=48, embed_dim=32, pool_init="mean")
+    assert own.token_pool.weight.numel() == 144
+    assert float(own.token_pool.weight.std()) > 0.01
+    assert torch.allclose(mean.token_pool.weight, torch.full((1, 144), 1 / 144))
+    p = validate_params({"ifdd": {"variants": ["ifdd_smallcnn"]}})
+    assert p.ifdd.settings_for("ifdd_smallcnn").pool_init == "default"
+    assert p.ifdd.settings_for("ifdd_mobilenetv2").pool_init == "mean"
+
+
+def test_ifdd_head_norm_standardises_what_the_classifier_reads():
+    torch.manual_seed(0)
+    model = create_model("ifdd_smallcnn", num_classes=5, img_size=48, embed_dim=32, head_norm=True).eval()
+    pooled = model.forward_head(model.forward_features(torch.rand(3, 3, 16, 48, 48)), pre_logits=True)
+    assert torch.allclose(pooled.mean(1), torch.zeros(3), atol=1e-5)
+    assert torch.allclose(pooled.std(1, unbiased=False), torch.ones(3), atol=1e-3)
+    plain = create_model("ifdd_smallcnn", num_classes=5, img_size=48, embed_dim=32)
+    assert isinstance(plain.head_norm, torch.nn.Identity)  # off by default: no parameters added
+    assert set(plain.state_dict()) < set(model.state_dict())

@@ -21,7 +21,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ferflow.model_names import MOBILENETV2_OWN, RELEASED, PoolInit, SamplingMode
+from ferflow.model_names import MOBILENETV2_OWN, RELEASED, SMALLCNN_OWN, PoolInit, SamplingMode
 from ferflow.models.frame_cnn import SmallCNNFrames
 from ferflow.models.issm import ISSM, fixed_split
 from ferflow.models.ladm import LADM, HaarLift
@@ -89,6 +89,8 @@ class IFDD(VideoClassifier):
         ladm_input_norm: LayerNorm LADM's two input streams (released) or pass the fused tokens as they are.
         num_heads: LADM heads.
         token_grid: Spatial size ISSM's tokenizer pools frames to.
+        head_norm: LayerNorm the pooled dynamic features before the classifier (ours; the released head
+            reads them as they are).
     """
 
     def __init__(
@@ -112,6 +114,7 @@ class IFDD(VideoClassifier):
         ladm_input_norm: bool = True,
         num_heads: int = 8,
         token_grid: int = 7,
+        head_norm: bool = False,
     ) -> None:
         super().__init__()
         if split not in ("issm", "fixed"):
@@ -147,6 +150,7 @@ class IFDD(VideoClassifier):
         self.token_pool = nn.Linear(self.num_tokens, 1, bias=False)
         if pool_init == "mean":
             nn.init.constant_(self.token_pool.weight, 1.0 / self.num_tokens)
+        self.head_norm = nn.LayerNorm(embed_dim) if head_norm else nn.Identity()
         self.head_drop = nn.Dropout(dropout)
         self.head = nn.Linear(embed_dim, num_classes)
 
@@ -166,7 +170,7 @@ class IFDD(VideoClassifier):
         if features.dynamic is None:
             raise ValueError("IFDD.forward_head needs features with dynamic tokens")
         pooled = self.token_pool(features.dynamic.transpose(1, 2)).squeeze(-1)
-        pooled = self.head_drop(pooled)
+        pooled = self.head_drop(self.head_norm(pooled))
         return pooled if pre_logits else self.head(pooled)
 
 
@@ -305,16 +309,18 @@ def ifdd_smallcnn(
     dropout: float = 0.5,
     split: SplitMode = "issm",
     use_ladm: bool = True,
-    issm_sampling: SamplingMode = "exact",
-    mlp_residual: bool = False,
-    pool_init: PoolInit = "mean",
-    ladm_input_norm: bool = False,
+    issm_sampling: SamplingMode = SMALLCNN_OWN.issm_sampling,
+    mlp_residual: bool = SMALLCNN_OWN.mlp_residual,
+    pool_init: PoolInit = SMALLCNN_OWN.pool_init,
+    ladm_input_norm: bool = SMALLCNN_OWN.ladm_input_norm,
     embed_dim: int = 128,
+    head_norm: bool = False,
 ) -> IFDD:
     """IFDD's pyramid, ISSM, LADM and heads on the controls' CNN instead of MobileNetV2 (a diagnosis: does
     the lifting find the dynamics when the per-frame features are those of a shallow CNN that keeps fine
     spatial detail?). The fine map is the CNN's stride-4 block, the coarse its stride-8 block; the other
-    choices are `ifdd_mobilenetv2`'s (docs/ifdd.md). Always from random weights.
+    choices are `ifdd_mobilenetv2`'s but the token pool's init, the released one (`SMALLCNN_OWN`: the mean
+    init stalls training over its 144 tokens, docs/ifdd.md). Always from random weights.
 
     Args:
         num_classes: Classes K.
@@ -322,6 +328,7 @@ def ifdd_smallcnn(
         img_size: Frame size (at least 16; the token count follows it).
         drop_path, dropout, split, use_ladm, issm_sampling, mlp_residual, pool_init, ladm_input_norm,
             embed_dim: As for `ifdd_mobilenetv2`.
+        head_norm: LayerNorm the pooled features before the classifier (a diagnosis; see `IFDD`).
     """
     if img_size < 16:
         raise ValueError(f"img_size must be at least 16, got {img_size}")
@@ -348,4 +355,5 @@ def ifdd_smallcnn(
         ladm_input_norm=ladm_input_norm,
         num_heads=8,
         token_grid=min(7, size),
+        head_norm=head_norm,
     )

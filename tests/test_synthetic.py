@@ -14,7 +14,7 @@ import pytest
 from conftest import TINY
 
 from ferflow.config import SyntheticParams
-from ferflow.data.adapters import load_records
+from ferflow.data.adapters.registry import load_records
 from ferflow.data.prepare import GroundTruth
 from ferflow.data.records import Record
 from ferflow.data.synthetic import face

@@ -25,7 +25,8 @@ from ferflow.data.synthetic.faceid import (
     make_identities,
     same_identity,
 )
-from ferflow.data.synthetic.generate import make_plan, render_still
+from ferflow.data.synthetic.plan import make_plan
+from ferflow.data.synthetic.render import render_still
 from ferflow.evaluate.verification import kfold_accuracy, tar_at_far, verification_metrics
 
 TINY = SyntheticParams(size="tiny", seed=5)

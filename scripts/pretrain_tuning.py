@@ -18,7 +18,7 @@ from typing import Any
 
 from ferflow.config import PretrainParams, load_params, merge_overrides, trunk_spec
 from ferflow.core.atomic import write_json
-from ferflow.data.faceid import prepare_faces
+from ferflow.data.prepare_faces import prepare_faces
 from ferflow.data.synthetic.faceid import generate_faceid
 from ferflow.train.pretrain import pretrain
 

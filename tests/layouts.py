@@ -101,7 +101,8 @@ def damage_moov(video: Path | bytes, out: Path, seed: int, flips: int = 8) -> Pa
 def unreadable_damage(video: Path, out: Path, seeds: range = range(100)) -> tuple[Path, str]:
     """The first `damage_moov` copy (over `seeds`, in order: deterministic) that ferflow cannot read, and
     the reason it records."""
-    from ferflow.data.frames import MediaError, read_clip
+    from ferflow.data.frames.decoding import MediaError
+    from ferflow.data.frames.extraction import read_clip
 
     original = video.read_bytes()  # `out` may be `video` itself
     for seed in seeds:

@@ -7,21 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from ferflow.data.adapters import (
-    DFEW_MEDIA,
-    LOADERS,
-    SYNTHETIC_IMAGE_SPLITS,
-    AnnotationError,
-    UnsafePathError,
-    load_dfew,
-    load_ferv39k,
-    load_mafw,
-    load_rafdb,
-    load_records,
-    load_synthetic_image,
-    load_synthetic_video,
-    safe_relative,
-)
+from ferflow.data.adapters.base import AnnotationError, UnsafePathError, safe_relative
+from ferflow.data.adapters.dfew import DFEW_MEDIA, load_dfew
+from ferflow.data.adapters.ferv39k import load_ferv39k
+from ferflow.data.adapters.mafw import load_mafw
+from ferflow.data.adapters.rafdb import load_rafdb
+from ferflow.data.adapters.registry import LOADERS, load_records
+from ferflow.data.adapters.synthetic import SYNTHETIC_IMAGE_SPLITS, load_synthetic_image, load_synthetic_video
 from ferflow.data.records import Record, TooManySkipsError, read_records, write_records
 from ferflow.dataset_names import (
     CHOICES,

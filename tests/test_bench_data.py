@@ -9,8 +9,9 @@ import pytest
 
 from ferflow.bench.data import bench_data, decode_all, decode_up_to_last
 from ferflow.config import SyntheticParams
-from ferflow.data.frames import decode_frames
-from ferflow.data.synthetic.generate import make_plan, write_video
+from ferflow.data.frames.decoding import decode_frames
+from ferflow.data.synthetic.plan import make_plan
+from ferflow.data.synthetic.render import write_video
 
 
 def _positive(x: float) -> bool:

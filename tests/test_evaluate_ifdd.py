@@ -12,7 +12,7 @@ from sklearn.metrics import balanced_accuracy_score
 from ferflow.cli import main
 from ferflow.config import validate_params
 from ferflow.data.prepare import pack_shards, prepare_shard
-from ferflow.data.synthetic.generate import write_video
+from ferflow.data.synthetic.render import write_video
 from ferflow.evaluate.ifdd import evaluate_ifdd, summarize_ifdd
 from ferflow.predict import NoFaceError, predict_video
 from ferflow.train.ifdd import train_ifdd

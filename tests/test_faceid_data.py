@@ -10,8 +10,12 @@ import pytest
 from sklearn.metrics import roc_curve
 
 from ferflow.config import SyntheticParams, validate_params
-from ferflow.data import faceid
-from ferflow.data.adapters import AnnotationError, UnsafePathError
+from ferflow.data.adapters.base import AnnotationError, UnsafePathError
+from ferflow.data.adapters.casia_webface import load_casia
+from ferflow.data.adapters.folder import load_identity_folders
+from ferflow.data.adapters.lfw import load_lfw, parse_lfw_pairs
+from ferflow.data.adapters.vggface2 import load_vggface2
+from ferflow.data.prepare_faces import prepare_faces, read_pairs
 from ferflow.data.records import TooManySkipsError
 from ferflow.data.store import open_store
 from ferflow.data.synthetic.faceid import (
@@ -21,7 +25,8 @@ from ferflow.data.synthetic.faceid import (
     make_identities,
     same_identity,
 )
-from ferflow.data.synthetic.generate import make_plan, render_still
+from ferflow.data.synthetic.plan import make_plan
+from ferflow.data.synthetic.render import render_still
 from ferflow.evaluate.verification import kfold_accuracy, tar_at_far, verification_metrics
 
 TINY = SyntheticParams(size="tiny", seed=5)
@@ -48,7 +53,7 @@ def test_corpus_layout_and_pairs(corpus):
     assert all(len(list((corpus / "CASIA-WebFace" / i).glob("*.jpg"))) == counts.images for i in identities)
     image = cv2.imread(str(corpus / "CASIA-WebFace" / "0000001" / "001.jpg"))
     assert image.shape == (112, 112, 3)
-    pairs, folds = faceid.parse_lfw_pairs(corpus / "pairs.txt")
+    pairs, folds = parse_lfw_pairs(corpus / "pairs.txt")
     assert sorted(set(folds)) == list(range(10))
     same = [a == b for a, _, b, _ in pairs]
     assert sum(same) == len(pairs) // 2
@@ -102,7 +107,7 @@ def test_casia_reads_identity_folders_and_skips_what_it_cannot_use(tmp_path):
     write_face(root / "0000100" / "001.jpg")
     (root / "0000100" / "002.jpg").write_bytes(b"")  # empty: skipped, and then too few images
     (root / "notes.txt").write_text("not an identity")
-    result = faceid.load_casia(root, min_images=2)
+    result = load_casia(root, min_images=2)
     assert result.identities == ("0000045",)
     assert [r.sample_id for r in result.records] == ["0000045/001.jpg", "0000045/002.jpg", "0000045/003.jpg"]
     assert {r.label for r in result.records} == {0} and result.records[0].identity == "0000045"
@@ -112,10 +117,10 @@ def test_casia_reads_identity_folders_and_skips_what_it_cannot_use(tmp_path):
 
 def test_identity_folders_must_exist(tmp_path):
     with pytest.raises(AnnotationError, match="identity folder tree not found"):
-        faceid.load_identity_folders(tmp_path / "nope")
+        load_identity_folders(tmp_path / "nope")
     (tmp_path / "empty").mkdir()
     with pytest.raises(AnnotationError, match="no identity folders"):
-        faceid.load_identity_folders(tmp_path / "empty")
+        load_identity_folders(tmp_path / "empty")
 
 
 def test_vggface2_reads_its_list_file(tmp_path):
@@ -124,7 +129,7 @@ def test_vggface2_reads_its_list_file(tmp_path):
     (tmp_path / "train_list.txt").write_text(
         "n000002/0001_01.jpg\nn000002/0002_01.jpg\n\nn000003/0001_01.jpg\nn000003/0003_02.jpg\nn000003/9.jpg\n"
     )
-    result = faceid.load_vggface2(tmp_path, split="train")
+    result = load_vggface2(tmp_path, split="train")
     assert result.identities == ("n000002", "n000003")
     assert len(result.records) == 4
     assert [s.reason.split(":")[0] for s in result.skipped] == ["missing"]
@@ -145,9 +150,9 @@ def test_vggface2_reads_its_list_file(tmp_path):
 def test_vggface2_bad_lines_name_file_and_line(tmp_path, line, error, message):
     (tmp_path / "test_list.txt").write_text(f"n000002/0001_01.jpg\n{line}\n")
     with pytest.raises(error, match=message):
-        faceid.load_vggface2(tmp_path, split="test")
+        load_vggface2(tmp_path, split="test")
     with pytest.raises(AnnotationError, match="list file not found"):
-        faceid.load_vggface2(tmp_path, split="train")
+        load_vggface2(tmp_path, split="train")
 
 
 LFW_PAIRS = "2\t1\nAnn\t1\t2\nAnn\t1\tBob\t1\nCid\t1\t3\nCid\t2\tDee\t1\n"
@@ -163,7 +168,7 @@ def lfw_tree(root: Path, missing: tuple[str, ...] = ()) -> Path:
 
 
 def test_lfw_pairs_parse_in_protocol_order(tmp_path):
-    result = faceid.load_lfw(lfw_tree(tmp_path))
+    result = load_lfw(lfw_tree(tmp_path))
     assert result.pairs == (
         ("Ann/Ann_0001", "Ann/Ann_0002"),
         ("Ann/Ann_0001", "Bob/Bob_0001"),
@@ -176,7 +181,7 @@ def test_lfw_pairs_parse_in_protocol_order(tmp_path):
 
 
 def test_lfw_pair_with_a_missing_image_is_dropped_and_recorded(tmp_path):
-    result = faceid.load_lfw(lfw_tree(tmp_path, missing=("Cid_0003",)))
+    result = load_lfw(lfw_tree(tmp_path, missing=("Cid_0003",)))
     assert len(result.pairs) == 3 and ("Cid/Cid_0001", "Cid/Cid_0003") not in result.pairs
     assert [s.sample_id for s in result.skipped] == ["Cid/Cid_0003"]
 
@@ -197,7 +202,7 @@ def test_lfw_pair_with_a_missing_image_is_dropped_and_recorded(tmp_path):
 def test_malformed_pairs_files_name_file_and_line(tmp_path, text, message):
     (tmp_path / "pairs.txt").write_text(text)
     with pytest.raises(AnnotationError, match=message) as info:
-        faceid.parse_lfw_pairs(tmp_path / "pairs.txt")
+        parse_lfw_pairs(tmp_path / "pairs.txt")
     assert str(tmp_path / "pairs.txt") in str(info.value)
 
 
@@ -247,12 +252,12 @@ def test_tar_at_far_reads_the_roc_curve():
 # ----------------------------------------------------------------------------------------- the stage
 def test_prepare_faces_stores_the_embedded_corpus(corpus, tmp_path):
     params = validate_params({"synthetic": {"size": "tiny"}})
-    metrics = faceid.prepare_faces(params, tmp_path / "faces", corpus, workers=2)
+    metrics = prepare_faces(params, tmp_path / "faces", corpus, workers=2)
     counts = FACEID_SIZES["tiny"]
     train = open_store(tmp_path / "faces" / "train")
     assert train.samples.shape == (counts.identities * counts.images, 112, 112, 3)
     assert len(train.classes) == counts.identities and train.meta["align_backend"] == "none"
-    pairs = faceid.read_pairs(tmp_path / "faces")
+    pairs = read_pairs(tmp_path / "faces")
     verify = {r["sample_id"] for r in open_store(tmp_path / "faces" / "verify").index}
     assert len(pairs) == metrics["verification_pairs"] == 10 * 2 * counts.pairs_per_fold
     assert all(r["first"] in verify and r["second"] in verify for r in pairs)
@@ -277,7 +282,7 @@ def test_prepare_faces_aligns_unaligned_faces_with_dlib_and_records_what_it_skip
     params = validate_params(
         {"pretrain": {"data": raw, "verification": {"dataset": "none"}}, "data": {"max_skip_fraction": 0.5}}
     )
-    metrics = faceid.prepare_faces(params, tmp_path / "faces", tmp_path / "unused")
+    metrics = prepare_faces(params, tmp_path / "faces", tmp_path / "unused")
     assert metrics["images"] == 6 and metrics["align_backend"] == "dlib" and metrics["skipped"] == 2
     store = open_store(tmp_path / "faces" / "train")
     assert store.samples.shape == (6, 112, 112, 3) and store.classes == ("id0", "id1")
@@ -286,7 +291,7 @@ def test_prepare_faces_aligns_unaligned_faces_with_dlib_and_records_what_it_skip
 
     strict = params.model_copy(update={"data": params.data.model_copy(update={"max_skip_fraction": 0.1})})
     with pytest.raises(TooManySkipsError, match="face-ID data stage"):
-        faceid.prepare_faces(strict, tmp_path / "faces2", tmp_path / "unused")
+        prepare_faces(strict, tmp_path / "faces2", tmp_path / "unused")
     assert (tmp_path / "faces2" / "faces_manifest.csv").is_file()  # written before failing
 
 
@@ -295,7 +300,7 @@ def test_unknown_adapter_option_is_named(tmp_path):
         {"pretrain": {"data": {"dataset": "casia", "root": str(tmp_path), "options": {"colour": "red"}}}}
     )
     with pytest.raises(ValueError, match=r"casia: unknown option\(s\) \['colour'\]"):
-        faceid.prepare_faces(params, tmp_path / "faces", tmp_path)
+        prepare_faces(params, tmp_path / "faces", tmp_path)
 
 
 def test_identities_render_differently():

@@ -11,19 +11,20 @@ import numpy as np
 import pytest
 from layouts import damage_moov
 
-from ferflow.data.frames import (
-    CLIP_SAMPLERS,
-    ClipSampler,
+from ferflow.data.frames.decoding import (
     MediaError,
-    contiguous_indices,
     decode_frames,
     decode_video,
-    extract_records,
     list_frames,
     plan_decode,
     probe_video,
-    read_clip,
     read_frame_folder,
+)
+from ferflow.data.frames.extraction import extract_records, read_clip
+from ferflow.data.frames.sampling import (
+    CLIP_SAMPLERS,
+    ClipSampler,
+    contiguous_indices,
     record_rng,
     uniform_indices,
     window_indices,

@@ -17,7 +17,7 @@ from ferflow.cli import main
 from ferflow.config import validate_params
 from ferflow.core.checkpoint import load_checkpoint, save_checkpoint
 from ferflow.data.datasets import ImageDataset
-from ferflow.data.frames import MediaError
+from ferflow.data.frames.decoding import MediaError
 from ferflow.data.prepare import pack_shards, prepare_shard
 from ferflow.data.store import open_store
 from ferflow.evaluate.dicefer import load_trained

@@ -13,7 +13,7 @@ from interrupt import run_interrupted
 
 from ferflow.config import ParamsError, SyntheticParams, TrunkSpec, faceid_trunks, validate_params
 from ferflow.core.checkpoint import load_checkpoint
-from ferflow.data.faceid import prepare_faces
+from ferflow.data.prepare_faces import prepare_faces
 from ferflow.data.synthetic.faceid import generate_faceid
 from ferflow.models import create_model
 from ferflow.models.mobilenetv2 import load_mobilenet_v2_weights

@@ -19,8 +19,11 @@ from layouts import (
 
 from ferflow.cli import main
 from ferflow.config import validate_params
-from ferflow.data import adapters
-from ferflow.data.adapters import AnnotationError, load_dfew, load_ferv39k, load_mafw
+from ferflow.data.adapters import dfew
+from ferflow.data.adapters.base import AnnotationError, shared_media_scans
+from ferflow.data.adapters.dfew import load_dfew
+from ferflow.data.adapters.ferv39k import load_ferv39k
+from ferflow.data.adapters.mafw import load_mafw
 from ferflow.data.check import check_branch
 from ferflow.dataset_names import DFEW_CLASSES, FERV39K_CLASSES, MAFW_CLASSES
 
@@ -184,8 +187,8 @@ def test_one_scan_serves_every_fold(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     dfew_videos(tmp_path, [n for n, _ in folds[1][0] + folds[1][1]], "parts")
     scanned: list[str] = []
     real = os.scandir
-    monkeypatch.setattr(adapters.os, "scandir", lambda p: (scanned.append(str(p)), real(p))[1])
-    with adapters.shared_media_scans():
+    monkeypatch.setattr(dfew.os, "scandir", lambda p: (scanned.append(str(p)), real(p))[1])
+    with shared_media_scans():
         for k in range(1, 6):
             for split in ("train", "test"):
                 load_dfew(tmp_path, k, split, media="video")

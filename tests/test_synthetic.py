@@ -14,12 +14,14 @@ import pytest
 from conftest import TINY
 
 from ferflow.config import SyntheticParams
-from ferflow.data.adapters import load_records
+from ferflow.data.adapters.registry import load_records
 from ferflow.data.prepare import GroundTruth
 from ferflow.data.records import Record
 from ferflow.data.synthetic import face
-from ferflow.data.synthetic.generate import SIZES, clip_landmarks, clip_timeline, generate, make_plan
+from ferflow.data.synthetic.generate import generate
 from ferflow.data.synthetic.measure import clip_views, detection_rate, probe_uar
+from ferflow.data.synthetic.plan import SIZES, make_plan
+from ferflow.data.synthetic.render import clip_landmarks, clip_timeline
 from ferflow.data.synthetic.splits import VALIDATION_FRACTION, held_out_count
 from ferflow.dataset_names import option_problems
 

@@ -144,7 +144,7 @@ def _cmd_synthesize_faceid(args: argparse.Namespace) -> int:
 
 
 def _cmd_prepare_faces(args: argparse.Namespace) -> int:
-    from ferflow.data.faceid import prepare_faces
+    from ferflow.data.prepare_faces import prepare_faces
 
     params = _params(args)
     synthetic = args.synthetic_root or paths.faceid_synthetic_root(params)

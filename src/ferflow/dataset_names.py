@@ -42,7 +42,7 @@ LABEL_BASES: tuple[str, ...] = ("auto", "0", "1")
 #: Options every loader takes but the pipeline sets itself (data.max_skip_fraction; media are always checked).
 _PIPELINE = ("check_media", "max_skip_fraction")
 PIPELINE_OPTIONS = frozenset(_PIPELINE)
-#: The keyword options of each dataset's loader (`ferflow.data.adapters.LOADERS`), in signature order.
+#: The keyword options of each dataset's loader (`data.adapters.registry.LOADERS`), in signature order.
 OPTIONS: dict[str, tuple[str, ...]] = {
     "dfew": ("split_dir", "media", "media_dir", "video_ext", "label_base", *_PIPELINE),
     "ferv39k": (

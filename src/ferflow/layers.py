@@ -42,7 +42,8 @@ def layer_of(module: str, layers: tuple[tuple[str, tuple[str, ...]], ...] = LAYE
 
 
 def _module_name(parts: tuple[str, ...]) -> str:
-    """`data.adapters` for data/adapters.py, `data` for data/__init__.py, `__init__` for the root's."""
+    """`data.frames.decoding` for data/frames/decoding.py, `data` for data/__init__.py, `__init__` for the
+    root's."""
     if parts[-1] == "__init__" and len(parts) > 1:
         parts = parts[:-1]
     return ".".join(parts)

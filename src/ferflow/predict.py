@@ -31,7 +31,9 @@ from ferflow.core.checkpoint import Media, ModelFileError, load_checkpoint, mode
 from ferflow.core.runtime import setup_runtime
 from ferflow.data.align import align_frames
 from ferflow.data.datasets import ImageDataset, clip_tensor, eval_transform
-from ferflow.data.frames import ClipSampler, MediaError, read_clip
+from ferflow.data.frames.decoding import MediaError
+from ferflow.data.frames.extraction import read_clip
+from ferflow.data.frames.sampling import ClipSampler
 from ferflow.data.records import IMAGE_EXTENSIONS
 from ferflow.data.store import Store
 from ferflow.errors import UserError

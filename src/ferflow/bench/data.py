@@ -42,9 +42,12 @@ from ferflow.config import SyntheticParams
 from ferflow.core.atomic import write_json
 from ferflow.data.align import Alignment, align_frames
 from ferflow.data.datasets import ClipAugment, ClipDataset, frame_positions
-from ferflow.data.frames import ClipSampler, VideoInfo, decode_video, probe_video, read_clip
+from ferflow.data.frames.decoding import VideoInfo, decode_video, probe_video
+from ferflow.data.frames.extraction import read_clip
+from ferflow.data.frames.sampling import ClipSampler
 from ferflow.data.store import INDEX_COLUMNS, write_store
-from ferflow.data.synthetic.generate import DFEW_CLASSES, make_plan, render_clip
+from ferflow.data.synthetic.plan import DFEW_CLASSES, make_plan
+from ferflow.data.synthetic.render import render_clip
 
 #: The issue's targets (figures to compare against, never asserted).
 EXTRACTION_MAX_TIME_OVER_UP_TO_LAST = 1.2

@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Literal
 
 from ferflow.config import DatasetParams, Params
-from ferflow.data import adapters
+from ferflow.data.adapters.base import shared_media_scans
+from ferflow.data.adapters.registry import load_records
 from ferflow.data.records import Record, Skip
 from ferflow.dataset_names import iter_folds
 
@@ -48,9 +49,9 @@ def load_all_records(kind: Kind, params: Params, root: Path) -> tuple[list[Recor
     carries the fold whose test set holds it), others through train and test."""
     name = adapter_name(kind, section(kind, params))
     options = adapter_options(kind, params)
-    with adapters.shared_media_scans():
+    with shared_media_scans():
         sets = [
-            adapters.load_records(name, root, fold=fold, split="test" if fold else split, **options)
+            load_records(name, root, fold=fold, split="test" if fold else split, **options)
             for fold in iter_folds(name)
             for split in (("test",) if fold else ("train", "test"))
         ]

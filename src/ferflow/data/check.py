@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from ferflow.config import Params
-from ferflow.data import adapters
+from ferflow.data.adapters.base import shared_media_scans
+from ferflow.data.adapters.registry import load_records
 from ferflow.data.branches import KINDS, Kind, adapter_name, adapter_options, dataset_root, section
 from ferflow.data.records import RecordSet, Skip, summarize_skips
 from ferflow.dataset_names import iter_folds
@@ -88,11 +89,11 @@ def check_branch(kind: Kind, params: Params, synthetic_root: Path) -> BranchChec
         return report
     options = adapter_options(kind, params)
     sets: list[RecordSet] = []
-    with adapters.shared_media_scans():
+    with shared_media_scans():
         for fold in iter_folds(name):
             for split in ("train", "test"):
                 try:
-                    sets.append(adapters.load_records(name, root, fold=fold, split=split, **options))
+                    sets.append(load_records(name, root, fold=fold, split=split, **options))
                 except (OSError, ValueError) as err:  # AnnotationError is a ValueError
                     report.problems.append(f"{_where(split, fold)}: {err}")
     for rs in sets:

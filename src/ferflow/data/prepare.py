@@ -19,10 +19,12 @@ import numpy as np
 from tqdm import tqdm
 
 from ferflow.config import Params
-from ferflow.data import adapters
+from ferflow.data.adapters.synthetic import SYNTHETIC_IMAGE_SPLITS
 from ferflow.data.align import align_frames, normalised_mean_error
 from ferflow.data.branches import Kind, adapter_name, dataset_root, load_all_records, section
-from ferflow.data.frames import ClipSampler, MediaError, read_clip
+from ferflow.data.frames.decoding import MediaError
+from ferflow.data.frames.extraction import read_clip
+from ferflow.data.frames.sampling import ClipSampler
 from ferflow.data.records import Record, Skip, check_skip_fraction, write_rows
 from ferflow.data.store import open_store, write_store
 from ferflow.dataset_names import class_names
@@ -56,7 +58,7 @@ class GroundTruth:
         self.clip_dir = root / "ground_truth" / "clips"
         self.images: dict[str, np.ndarray] = {}
         if kind == "images" and options.get("media", "original") == "original":
-            split = adapters.SYNTHETIC_IMAGE_SPLITS[str(options.get("test_identities", "seen"))]
+            split = SYNTHETIC_IMAGE_SPLITS[str(options.get("test_identities", "seen"))]
             truth = np.load(root / split.landmarks)
             self.images = {
                 Path(str(n)).stem: lm for n, lm in zip(truth["names"], truth["landmarks"], strict=True)

@@ -35,7 +35,7 @@ from ferflow.core.atomic import write_json
 from ferflow.core.checkpoint import save_checkpoint, source_fingerprint
 from ferflow.core.runtime import Runtime, seed_everything, setup_single_device, teardown_runtime
 from ferflow.data.datasets import ImageDataset
-from ferflow.data.faceid import PAIRS, TRAIN_STORE, VERIFY_STORE, read_pairs
+from ferflow.data.prepare_faces import PAIRS, TRAIN_STORE, VERIFY_STORE, read_pairs
 from ferflow.data.store import Store, open_store
 from ferflow.evaluate.verification import verification_metrics
 from ferflow.jobs import pretrain_key, torch_threads

@@ -22,13 +22,8 @@ import numpy as np
 
 from ferflow.config import SyntheticParams
 from ferflow.data.synthetic import face
-from ferflow.data.synthetic.generate import (
-    align_to_template,
-    describe_identity,
-    make_plan,
-    render_still,
-    write_jpeg,
-)
+from ferflow.data.synthetic.plan import describe_identity, make_plan
+from ferflow.data.synthetic.render import align_to_template, render_still, write_jpeg
 from ferflow.parallel import map_with_progress
 
 ALIGNED_SIZE = 112  # insightface's CASIA-WebFace release: 112 x 112 aligned faces

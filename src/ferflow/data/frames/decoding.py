@@ -1,48 +1,31 @@
-"""Frame sampling and extraction: which frames of a clip to use, and decoding only those with PyAV.
+"""Decoding only the frames asked for: videos with PyAV, frame folders and images with OpenCV.
 
-Index selection (`uniform_indices`, `contiguous_indices`, `window_indices`, `ClipSampler`) is pure and
-deterministic given a numpy `Generator`. Clips shorter than what is asked for repeat their last frame.
-
-Decoding (`probe_video`, `plan_decode`, `decode_frames`) first reads the packet layout without decoding
-(timestamps and keyframe flags from `container.demux()`), then either seeks to the keyframe before a needed
-frame or decodes one sequential pass, whichever decodes fewer frames (a file with a keyframe every frame
-favours seeking; a file with one keyframe makes seeking pointless), and stops after the last needed frame.
-Frames are identified by presentation timestamp, so B-frames and seeking cannot shift indices.
+Videos (`probe_video`, `plan_decode`, `decode_frames`): first the packet layout is read without decoding
+(timestamps and keyframe flags from `container.demux()`), then the decoder either seeks to the keyframe
+before a needed frame or decodes one sequential pass, whichever decodes fewer frames (a file with a keyframe
+every frame favours seeking; a file with one keyframe makes seeking pointless), and stops after the last
+needed frame. Frames are identified by presentation timestamp, so B-frames and seeking cannot shift indices.
 
 Frame folders (DFEW `clip_224x224*/<id>/`, FERV39k/MAFW face frames) are read as they are, sorted naturally.
-
-`extract_records` runs all of this over many records, writes one uint8 array (T, H, W, 3) per record and a
-manifest with one row per record (failures carry the reason); it fails, with a summary, only when more
-than `max_failed_fraction` of the records failed.
+Anything that cannot give the frames asked for raises `MediaError` with the reason.
 """
 
 from __future__ import annotations
 
 import os
 import re
-import zlib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal, NamedTuple
 
 import av
 import cv2
 import numpy as np
 
-from ferflow.core.atomic import atomic_path
-from ferflow.data.records import (
-    IMAGE_EXTENSIONS,
-    Record,
-    Skip,
-    TooManySkipsError,
-    check_skip_fraction,
-    summarize_skips,
-    write_rows,
-)
+from ferflow.data.records import IMAGE_EXTENSIONS
 from ferflow.errors import UserError
 
-SampleMode = Literal["uniform", "contiguous", "all"]
 Strategy = Literal["auto", "seek", "sequential"]
 
 #: Cost of one seek (demuxer reposition + decoder flush), in decoded-frame equivalents.
@@ -65,110 +48,6 @@ class MediaError(UserError):
     @property
     def reason(self) -> str:
         return f"{self.kind}: {self.detail}" if self.detail else self.kind
-
-
-# --------------------------------------------------------------------------------------- index selection
-
-
-def _check_counts(length: int, num_frames: int, stride: int = 1) -> None:
-    if length < 1:
-        raise ValueError(f"clip length must be >= 1, got {length}")
-    if num_frames < 1:
-        raise ValueError(f"num_frames must be >= 1, got {num_frames}")
-    if stride < 1:
-        raise ValueError(f"stride must be >= 1, got {stride}")
-
-
-def uniform_indices(length: int, num_frames: int) -> np.ndarray:
-    """`num_frames` indices spread uniformly over the clip: the centre frame of each of `num_frames` equal
-    segments (like DFEW's time-normalised 16-frame folders). A clip shorter than `num_frames` gives all its
-    frames followed by repeats of its last frame."""
-    _check_counts(length, num_frames)
-    if length < num_frames:
-        return np.minimum(np.arange(num_frames), length - 1)
-    return np.floor((np.arange(num_frames) + 0.5) * length / num_frames).astype(np.int64)
-
-
-def contiguous_indices(
-    length: int,
-    num_frames: int,
-    stride: int = 1,
-    *,
-    train: bool = False,
-    rng: np.random.Generator | None = None,
-) -> np.ndarray:
-    """A window of `num_frames` frames, `stride` apart.
-
-    Train: a uniformly random start (needs `rng`); test: the centre window. A clip shorter than the window
-    starts at 0 and repeats its last frame.
-    """
-    _check_counts(length, num_frames, stride)
-    span = (num_frames - 1) * stride + 1
-    if length < span:
-        start = 0
-    elif train:
-        if rng is None:
-            raise ValueError("a random training window needs rng (a numpy Generator)")
-        start = int(rng.integers(0, length - span + 1))
-    else:
-        start = (length - span) // 2
-    return np.minimum(start + np.arange(num_frames) * stride, length - 1)
-
-
-def window_indices(length: int, num_frames: int, stride: int = 1) -> list[np.ndarray]:
-    """Test-time windows covering a long clip without overlap (`length // span` of them, spread evenly from
-    the first to the last frame); one centre window (padded as above) when the clip is shorter."""
-    _check_counts(length, num_frames, stride)
-    span = (num_frames - 1) * stride + 1
-    if length <= span:
-        return [contiguous_indices(length, num_frames, stride)]
-    starts = np.round(np.linspace(0, length - span, length // span)).astype(np.int64)
-    return [s + np.arange(num_frames) * stride for s in starts]
-
-
-@dataclass(frozen=True)
-class ClipSampler:
-    """How to pick a clip's frames.
-
-    Attributes:
-        num_frames: Frames per clip (T).
-        mode: "contiguous" (a window with `stride`), "uniform" (spread over the clip) or "all".
-        stride: Step inside a contiguous window.
-    """
-
-    num_frames: int = 16
-    mode: SampleMode = "contiguous"
-    stride: int = 1
-
-    def __post_init__(self) -> None:
-        if self.mode not in ("uniform", "contiguous", "all"):
-            raise ValueError(f"mode must be 'uniform', 'contiguous' or 'all', got {self.mode!r}")
-        _check_counts(1, self.num_frames, self.stride)
-
-    def indices(
-        self, length: int, *, train: bool = False, rng: np.random.Generator | None = None
-    ) -> np.ndarray:
-        """Frame indices for a clip of `length` frames (see the module functions)."""
-        if self.mode == "all":
-            _check_counts(length, 1)
-            return np.arange(length, dtype=np.int64)
-        if self.mode == "uniform":
-            return uniform_indices(length, self.num_frames)
-        return contiguous_indices(length, self.num_frames, self.stride, train=train, rng=rng)
-
-
-#: The IFDD clip settings: DFEW/FERV39k 16 frames stride 1, MAFW 32 frames stride 2.
-CLIP_SAMPLERS: dict[str, ClipSampler] = {
-    "dfew": ClipSampler(16, "contiguous", 1),
-    "ferv39k": ClipSampler(16, "contiguous", 1),
-    "mafw": ClipSampler(32, "contiguous", 2),
-    "synthetic_video": ClipSampler(16, "contiguous", 1),
-}
-
-
-def record_rng(seed: int, sample_id: str) -> np.random.Generator:
-    """A generator that depends only on the seed and the sample, not on processing order or workers."""
-    return np.random.default_rng([seed, zlib.crc32(sample_id.encode())])
 
 
 # ------------------------------------------------------------------------------------------------ probing
@@ -203,7 +82,8 @@ class VideoInfo:
         return self.pts is not None
 
 
-def _check_file(path: Path) -> None:
+def check_file(path: Path) -> None:
+    """Raise `MediaError` unless `path` is a non-empty regular file."""
     if not path.exists():
         raise MediaError(path, "missing", "file not found")
     if not path.is_file():
@@ -241,7 +121,7 @@ def _mp4_truncation(path: Path) -> str | None:
 
 
 def _open(path: Path) -> av.container.InputContainer:
-    _check_file(path)
+    check_file(path)
     try:
         # Metadata text is never used: a damaged tag must not stop the read (PyAV's default, "strict",
         # raises UnicodeDecodeError from inside av.open).
@@ -542,7 +422,7 @@ def read_image(path: str | Path) -> np.ndarray:
         MediaError: the file is missing, empty or cannot be decoded.
     """
     path = Path(path)
-    _check_file(path)
+    check_file(path)
     bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if bgr is None:
         raise MediaError(path, "undecodable", "not a readable image")
@@ -574,208 +454,3 @@ def read_frame_folder(
     if len(shapes) > 1:
         raise MediaError(folder, "inconsistent frames", f"frame sizes differ: {sorted(shapes)}")
     return np.stack([images[int(i)] for i in idx])
-
-
-# ------------------------------------------------------------------------------------------ one clip
-
-
-def media_length(media: str | Path, media_kind: str) -> int:
-    """Frames in a video (packets), a frame folder (images) or an image (1)."""
-    if media_kind == "video":
-        return probe_video(media).num_frames
-    if media_kind == "frames":
-        return len(list_frames(media))
-    if media_kind == "image":
-        _check_file(Path(media))
-        return 1
-    raise ValueError(f"unknown media kind {media_kind!r}")
-
-
-class Clip(NamedTuple):
-    """Frames read from one record."""
-
-    frames: np.ndarray  # (T, H, W, 3) uint8 RGB
-    indices: np.ndarray  # (T,) source frame index of each frame
-    source_frames: int  # frames in the source
-
-
-def read_clip(
-    media: str | Path,
-    media_kind: str,
-    sampler: ClipSampler | None = None,
-    *,
-    train: bool = False,
-    rng: np.random.Generator | None = None,
-    strategy: Strategy = "auto",
-    threads: int = 1,
-) -> Clip:
-    """Sample and read one clip from a video, a frame folder or an image (one frame).
-
-    `sampler=None` reads every frame.
-
-    Raises:
-        MediaError: the media is missing, empty, truncated or undecodable.
-    """
-    sampler = sampler or ClipSampler(mode="all")
-    media = Path(media)
-    if media_kind == "image":
-        return Clip(read_image(media)[None], np.zeros(1, dtype=np.int64), 1)
-    if media_kind == "video":
-        info = probe_video(media)
-        idx = sampler.indices(info.num_frames, train=train, rng=rng)
-        frames = decode_frames(media, idx, strategy=strategy, info=info, threads=threads)
-        return Clip(frames, idx, info.num_frames)
-    if media_kind == "frames":
-        files = list_frames(media)
-        idx = sampler.indices(len(files), train=train, rng=rng)
-        return Clip(read_frame_folder(media, idx, files=files), idx, len(files))
-    raise ValueError(f"unknown media kind {media_kind!r}")
-
-
-# --------------------------------------------------------------------------------------- many records
-
-MANIFEST_COLUMNS: tuple[str, ...] = (
-    "sample_id",
-    "media",
-    "media_kind",
-    "status",
-    "reason",
-    "source_frames",
-    "frames",
-    "indices",
-    "output",
-)
-
-
-@dataclass(frozen=True)
-class ExtractionResult:
-    """What `extract_records` did: one manifest row per record, and the failures as skips."""
-
-    rows: tuple[dict[str, str], ...]
-    failed: tuple[Skip, ...] = field(default=())
-    manifest: Path | None = None
-
-    @property
-    def ok(self) -> int:
-        return len(self.rows) - len(self.failed)
-
-
-def output_path(out_dir: Path, sample_id: str, suffix: str = ".npy") -> Path:
-    """Where a record's array goes: `<out_dir>/<sample_id><suffix>` (ids with '/' nest into folders)."""
-    rel = PurePosixPath(sample_id)
-    if rel.is_absolute() or ".." in rel.parts or not rel.parts:
-        raise ValueError(f"sample id {sample_id!r} cannot name an output file")
-    return out_dir.joinpath(*rel.parts[:-1], rel.parts[-1] + suffix)
-
-
-def _save_npy(path: Path, array: np.ndarray) -> None:
-    with atomic_path(path) as tmp, tmp.open("wb") as f:
-        np.save(f, array, allow_pickle=False)
-
-
-def extract_records(
-    records: Iterable[Record],
-    out_dir: str | Path | None,
-    sampler: ClipSampler | None = None,
-    *,
-    train: bool = False,
-    seed: int = 0,
-    max_failed_fraction: float = 0.05,
-    strategy: Strategy = "auto",
-    threads: int = 1,
-    manifest: str | Path | None = None,
-) -> ExtractionResult:
-    """Read each record's frames and write them as `<out_dir>/<sample_id>.npy` (uint8, (T, H, W, 3)).
-
-    A record whose media is missing, empty, truncated or undecodable gets a manifest row with status
-    "failed" and the reason, and the run goes on. The manifest (CSV, columns `MANIFEST_COLUMNS`, written
-    atomically) holds one row per record, failures included.
-
-    Args:
-        records: The records (any media kind).
-        out_dir: Folder for the arrays; None reads and checks only (nothing written but the manifest).
-        sampler: Which frames; None keeps every frame.
-        train: Random contiguous windows (seeded per record by `seed` and the sample id) instead of centre
-            windows.
-        seed: Seed for training windows.
-        max_failed_fraction: Raise `TooManySkipsError` (after writing the manifest) when more records than
-            this fraction failed.
-        strategy: Decoding strategy for videos (see `plan_decode`).
-        threads: Decoder threads per video.
-        manifest: Manifest path; default `<out_dir>/manifest.csv`, none when both are None.
-
-    Returns:
-        The rows and failures.
-    """
-    out = Path(out_dir) if out_dir is not None else None
-    manifest_path = Path(manifest) if manifest is not None else (out / "manifest.csv" if out else None)
-    rows: list[dict[str, str]] = []
-    failed: list[Skip] = []
-    for record in records:
-        row = {c: "" for c in MANIFEST_COLUMNS}
-        row.update(sample_id=record.sample_id, media=str(record.media), media_kind=record.media_kind)
-        try:
-            rng = record_rng(seed, record.sample_id)
-            clip = read_clip(
-                record.media,
-                record.media_kind,
-                sampler,
-                train=train,
-                rng=rng,
-                strategy=strategy,
-                threads=threads,
-            )
-        except MediaError as err:
-            row.update(status="failed", reason=err.reason)
-            failed.append(Skip(record.sample_id, record.media, err.reason))
-            rows.append(row)
-            continue
-        row.update(
-            status="ok",
-            frames=str(len(clip.indices)),
-            source_frames=str(clip.source_frames),
-            indices=" ".join(map(str, clip.indices.tolist())),
-        )
-        if out is not None:
-            target = output_path(out, record.sample_id)
-            _save_npy(target, clip.frames)
-            row["output"] = str(target)
-        rows.append(row)
-    if manifest_path is not None:
-        write_rows(manifest_path, rows, MANIFEST_COLUMNS)
-    result = ExtractionResult(tuple(rows), tuple(failed), manifest_path)
-    where = f"frame extraction ({manifest_path if manifest_path is not None else 'no manifest written'})"
-    check_skip_fraction(len(rows), failed, max_failed_fraction, where)
-    return result
-
-
-__all__ = [
-    "CLIP_SAMPLERS",
-    "MANIFEST_COLUMNS",
-    "SEEK_COST_FRAMES",
-    "Clip",
-    "ClipSampler",
-    "DecodePlan",
-    "Decoded",
-    "ExtractionResult",
-    "MediaError",
-    "TooManySkipsError",
-    "VideoInfo",
-    "contiguous_indices",
-    "decode_frames",
-    "decode_video",
-    "extract_records",
-    "list_frames",
-    "media_length",
-    "natural_key",
-    "output_path",
-    "plan_decode",
-    "probe_video",
-    "read_clip",
-    "read_frame_folder",
-    "read_image",
-    "record_rng",
-    "summarize_skips",
-    "uniform_indices",
-    "window_indices",
-]

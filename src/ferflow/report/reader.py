@@ -8,18 +8,18 @@ from pathlib import Path
 from typing import Any
 
 
-class Unreadable(Exception):
+class _Unreadable(Exception):
     """A result file exists but cannot be used."""
 
 
 def read_json(path: Path) -> Any:
-    """The parsed file, or None when it does not exist; `Unreadable` when it exists but is not JSON."""
+    """The parsed file, or None when it does not exist; `_Unreadable` when it exists but is not JSON."""
     if not path.is_file():
         return None
     try:
         return json.loads(path.read_text())
     except (OSError, ValueError) as err:
-        raise Unreadable(f"{path}: {err}") from None
+        raise _Unreadable(f"{path}: {err}") from None
 
 
 def read_csv(path: Path) -> list[dict[str, str]] | None:

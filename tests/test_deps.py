@@ -141,7 +141,7 @@ def test_dvc_yaml_and_the_table_are_derived_and_checked(tmp_path):
         (shutil.copytree if source.is_dir() else shutil.copy)(source, tmp_path / name)
     report = tmp_path / "src" / "ferflow" / "report"
     (report / "styles.py").write_text('"""Colours."""\n')
-    with (report / "figures.py").open("a") as f:
+    with (report / "build.py").open("a") as f:
         f.write("\nfrom ferflow.report import styles\n")
     script = [sys.executable, str(SCRIPT), "--root", str(tmp_path)]
     stale = subprocess.run([*script, "--check"], capture_output=True, text=True, timeout=300)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from html.parser import HTMLParser
+from importlib.resources import files
 from pathlib import Path
 
 import numpy as np
@@ -17,9 +18,10 @@ from ferflow.data.store import write_store
 from ferflow.evaluate import metrics as M
 from ferflow.evaluate.stats import VERDICT_RULE
 from ferflow.evaluate.study_summary import summarize_study
-from ferflow.report import FIGURES, build_report
-from ferflow.report import figures as report_figures
-from ferflow.report.build import _Builder, collect, render_html
+from ferflow.report import FIGURES, build, build_report
+from ferflow.report.build import collect, render_html
+from ferflow.report.figures.study import _pair_label
+from ferflow.report.literature import literature, parse
 from ferflow.study import cells
 
 HOSTILE = "<script>alert(1)</script>"
@@ -470,10 +472,10 @@ def test_a_broken_file_fails_the_report_after_writing_the_rest(tmp_path, monkeyp
 
 
 def test_a_bug_in_a_section_is_a_failure_not_a_not_run(tmp_path, monkeypatch):
-    def broken(self):
+    def broken(*args):
         return {"ran": True, "rows": [1 / 0]}
 
-    monkeypatch.setattr(_Builder, "study", broken)
+    monkeypatch.setattr(build, "study_section", broken)
     context, _, errors = collect(tmp_path / "empty", _params())
     assert [type(e) for e in errors] == [ZeroDivisionError]
     assert context["study"]["error"] == "ZeroDivisionError: division by zero"
@@ -491,5 +493,19 @@ def test_forest_rows_with_a_long_shared_first_model_stay_distinguishable():
         "dicefer[faceid_paper] - baseline[faceid_paper]",
         "dicefer[faceid_paper] - dicefer[faceid_no_l1]",
     ]
-    labels = [report_figures._pair_label(p) for p in pairs]
+    labels = [_pair_label(p) for p in pairs]
     assert labels[0] != labels[1] and all("\n- " in label for label in labels)
+
+
+def test_the_literature_is_a_validated_data_file():
+    tables = literature()
+    assert list(tables) == ["ifdd_peers", "dicefer_per_class", "dicefer_mig"]  # the report's order
+    assert ["S2D", "61.82", "76.03", "\u2013", "\u2013"] in tables["ifdd_peers"]["rows"]
+    text = (files("ferflow.report") / "resources" / "literature.yaml").read_text(encoding="utf-8")
+    assert parse(text) == tables
+    with pytest.raises(ValueError, match=r"(?s)^x\.yaml: .*2 cells for 5 columns"):
+        parse(text.replace('[S2D, "61.82", "76.03", "\u2013", "\u2013"]', '[S2D, "61.82"]'), "x.yaml")
+    with pytest.raises(ValueError, match=r"(?s)^x\.yaml: .*colums"):
+        parse(text.replace("columns: [Class, Accuracy]", "colums: [Class, Accuracy]"), "x.yaml")
+    with pytest.raises(ValueError, match=r"^x\.yaml: no table"):
+        parse("{}", "x.yaml")

@@ -4,6 +4,7 @@
 writes the report and its figures (`figures/*.png`) to `out_dir`; see `ferflow.report.build`.
 """
 
-from ferflow.report.build import FIGURES, build_report
+from ferflow.report.build import build_report
+from ferflow.report.gallery import FIGURES
 
 __all__ = ["FIGURES", "build_report"]

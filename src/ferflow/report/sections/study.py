@@ -15,7 +15,8 @@ METRICS = ("uar", "war", "identity_leakage", "mig")
 
 
 def study_section(reader: Reader, gallery: Gallery) -> dict[str, Any]:
-    """The study's ``summary.json`` (`ferflow.evaluate.study_summary.summarize_study`) as tables and a forest plot."""
+    """The study's ``summary.json`` (`ferflow.evaluate.study_summary.summarize_study`) as tables and a
+    forest plot."""
     summary = reader.json(STUDY_SUMMARY)
     if summary is None:
         return not_run(f"no {STUDY_SUMMARY} (`make study` runs every fold x seed and compares)")

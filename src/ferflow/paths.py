@@ -27,7 +27,9 @@ STUDY_DICEFER_CELL = f"{STUDY_RESULTS.as_posix()}/dicefer/{{setting}}/{{model}}/
 # Inside a job's folder: the trained model and its evaluation's metrics.
 MODEL_FILE = "model.pt"
 EVAL_METRICS = "eval/metrics.json"
+EVAL_PREDICTIONS = "eval/predictions.csv"
 SUMMARY_FILE = "summary.json"
+CELLS_TABLE = "cells.tsv"  # a study's one row per cell, beside its summary
 
 
 def synthetic_root(params: Params) -> Path:
@@ -60,7 +62,7 @@ def faceid_processed(params: Params) -> Path:
 
 def pretrained_trunk(trunk: str) -> Path:
     """The face-recognition trunk the pretraining stage writes (what `init: faceid` starts from)."""
-    return RESULTS / "pretrain" / trunk / "trunk.pt"
+    return PRETRAIN_RESULTS / trunk / "trunk.pt"
 
 
 def init_file(choice: str, family: str) -> Path | None:

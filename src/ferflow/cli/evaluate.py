@@ -6,6 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
+from ferflow import paths
 from ferflow.cli.options import Subcommands, add_params_options, device_name, params_of
 
 
@@ -70,7 +71,11 @@ def add_summarize_pretrain(stages: Subcommands) -> None:
         "summarize-pretrain", help="verification figures of every pretrained trunk"
     )
     summarize_pre.add_argument(
-        "--metrics", type=Path, nargs="*", default=[], help="results/pretrain/*/metrics.json"
+        "--metrics",
+        type=Path,
+        nargs="*",
+        default=[],
+        help=f"{paths.PRETRAIN_JOB.format(trunk='*')}/metrics.json",
     )
     summarize_pre.add_argument("--out", type=Path, required=True)
     summarize_pre.set_defaults(func=_cmd_summarize_pretrain)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ferflow import paths
 from ferflow.cli.options import Subcommands, add_params_options, params_of
 from ferflow.errors import UserError
 
@@ -14,7 +15,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
     if not args.root.is_dir():
         raise UserError(
-            f"--root {args.root}: no such folder; give the project folder (the one with results/)"
+            f"--root {args.root}: no such folder; give the project folder "
+            f"(the one with {paths.RESULTS.as_posix()}/)"
         )
 
     html, pdf = build_report(args.root, args.out, params_of(args))
@@ -31,5 +33,7 @@ def add_report(stages: Subcommands) -> None:
     )
     add_params_options(report)
     report.add_argument("--root", type=Path, default=Path("."), help="project folder (default: .)")
-    report.add_argument("--out", type=Path, default=Path("reports"), help="output folder (default: reports)")
+    report.add_argument(
+        "--out", type=Path, default=paths.REPORTS, help="output folder (default: %(default)s)"
+    )
     report.set_defaults(func=_cmd_report)

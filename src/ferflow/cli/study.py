@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ferflow import paths
 from ferflow.cli.options import Subcommands, add_params_options, params_of
 
 
@@ -23,7 +24,7 @@ def _cmd_summarize_study(args: argparse.Namespace) -> int:
 def add_summarize_study(stages: Subcommands) -> None:
     summarize_s = stages.add_parser(
         "summarize-study",
-        help="statistics and verdicts of a folds x seeds study (results/study)",
+        help=f"statistics and verdicts of a folds x seeds study ({paths.STUDY_RESULTS.as_posix()})",
         description="Read every cell of the `study` section's grid under --root, and write per-model "
         "mean and SD, each compared pair's paired differences with bootstrap and t intervals, Wilcoxon "
         "p-values, verdicts (printed with their rule) and power to --out (JSON), and one row per cell to "
@@ -31,6 +32,10 @@ def add_summarize_study(stages: Subcommands) -> None:
     )
     add_params_options(summarize_s)
     summarize_s.add_argument("--root", type=Path, default=Path("."), help="project folder (default: .)")
-    summarize_s.add_argument("--out", type=Path, default=Path("results/study/summary.json"))
-    summarize_s.add_argument("--table", type=Path, help="per-cell TSV (e.g. results/study/cells.tsv)")
+    summarize_s.add_argument("--out", type=Path, default=paths.STUDY_RESULTS / paths.SUMMARY_FILE)
+    summarize_s.add_argument(
+        "--table",
+        type=Path,
+        help=f"per-cell TSV (e.g. {(paths.STUDY_RESULTS / paths.CELLS_TABLE).as_posix()})",
+    )
     summarize_s.set_defaults(func=_cmd_summarize_study)

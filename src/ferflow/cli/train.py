@@ -71,7 +71,9 @@ def add_pretrain(stages: Subcommands) -> None:
         "--width-mult", type=positive(float), help="MobileNetV2 width (default: ifdd.model.width_mult)"
     )
     pre.add_argument("--faces", type=Path, help="prepare-faces output (default: data/faceid/<dataset>)")
-    pre.add_argument("--out", type=Path, help="job folder (default: results/pretrain/<trunk>)")
+    pre.add_argument(
+        "--out", type=Path, help=f"job folder (default: {paths.PRETRAIN_JOB.format(trunk='<trunk>')})"
+    )
     _add_runtime_options(pre, "pretrain.train")
     pre.set_defaults(func=_cmd_pretrain)
 

@@ -3,11 +3,14 @@
     python scripts/stage_sources.py            print which rules and DVC stages each package file marks stale
     python scripts/stage_sources.py --write    rewrite dvc.yaml's package deps and that table (`make deps`)
     python scripts/stage_sources.py --check    exit 1 when either is out of date (`make lint`, the tests)
-    python scripts/stage_sources.py --rules    each rule's file, shell command and sources, as JSON
+    python scripts/stage_sources.py --rules    each rule's file, shell command, sources and outputs, as JSON
 
 A rule's `sources` input is `ferflow_sources(<its commands>)` (workflow/rules/common.smk, ferflow.deps). A DVC
 stage runs Snakemake on the rules of the rule files among its deps, so its package deps are the union of
 those rules' sources; the rest of dvc.yaml (commands, params, outs, comments) is written by hand and kept.
+Its results paths are checked (--check and --write): each lies in a results folder of `ferflow.paths`, and
+is a rule's output, a folder above one or a path inside one, so dvc.yaml follows the layout the rules take
+from `ferflow.paths`.
 """
 
 from __future__ import annotations
@@ -16,23 +19,38 @@ import argparse
 import io
 import json
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from ruamel.yaml import YAML
 
+from ferflow import paths
+
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = Path("src") / "ferflow"
 DVC_YAML = Path("dvc.yaml")
 TABLE = Path("docs") / "measurements" / "stage_sources.md"
 DERIVED = "the package files its rules' commands import: derived (make deps), do not edit"
+#: The folders of the results layout (`ferflow.paths`) that dvc.yaml's results paths lie in.
+LAYOUT = tuple(
+    folder.as_posix()
+    for folder in (
+        paths.PRETRAIN_RESULTS,
+        paths.IFDD_RESULTS,
+        paths.DICEFER_RESULTS,
+        paths.STUDY_RESULTS,
+        paths.REPORTS,
+    )
+)
 
 
 class Rule(NamedTuple):
     file: Path  # where it is defined, relative to the project folder
     shell: str  # its shell command, unformatted
     sources: list[str]  # its package sources, as its inputs list them
+    outputs: list[str]  # its output files and folders, wildcards as {name}
 
 
 def rule_sources(root: Path) -> dict[str, Rule]:
@@ -49,6 +67,7 @@ def rule_sources(root: Path) -> dict[str, Rule]:
                 Path(rule.snakefile).resolve().relative_to(root),
                 rule.shellcmd or "",
                 sorted(str(f) for f in rule.input if isinstance(f, str) and Path(f).is_relative_to(PACKAGE)),
+                [str(f) for f in rule.output],
             )
             for rule in rules
         }
@@ -77,6 +96,41 @@ def derived_dvc_yaml(root: Path, rules: dict[str, Rule]) -> str:
     out = io.StringIO()
     yaml.dump(document, out)
     return out.getvalue()
+
+
+def dvc_results(document: Any) -> list[str]:
+    """Every path in the results or reports folder that dvc.yaml names: in a stage's command (its Snakemake
+    targets), deps or outs, and among its metrics and plots."""
+    names = []
+    for stage in document["stages"].values():
+        names += [*stage["cmd"].split(), *stage.get("deps", []), *stage.get("outs", [])]
+    names += [*document.get("metrics", []), *document.get("plots", [])]
+    names = [str(next(iter(n))) if isinstance(n, dict) else str(n) for n in names]  # {path: options}
+    tops = {paths.RESULTS.as_posix(), paths.REPORTS.as_posix()}
+    return [n for n in dict.fromkeys(names) if n.split("/")[0] in tops]
+
+
+def _related(output: str, name: str) -> bool:
+    """Whether `name` is the rule output `output` (a pattern), a folder above it or a path inside it."""
+    parts, patterns = name.split("/"), output.split("/")
+    return all(
+        re.fullmatch(re.sub(r"\\\{\w+\\\}", "[^/]+", re.escape(pattern)), part)
+        for pattern, part in zip(patterns, parts, strict=False)
+    )
+
+
+def results_problems(document: Any, rules: dict[str, Rule]) -> list[str]:
+    """One line for each results path of dvc.yaml outside `ferflow.paths`'s folders or no rule writes."""
+    outputs = [output for rule in rules.values() for output in rule.outputs]
+    problems = []
+    for name in dvc_results(document):
+        if not any(name == folder or name.startswith(f"{folder}/") for folder in LAYOUT):
+            problems.append(
+                f"{DVC_YAML}: {name}: in none of ferflow.paths' results folders ({', '.join(LAYOUT)})"
+            )
+        elif not any(_related(output, name) for output in outputs):
+            problems.append(f"{DVC_YAML}: {name}: no rule writes it, nor anything in or above it")
+    return problems
 
 
 def stage_table(root: Path, rules: dict[str, Rule], dvc_yaml: str) -> str:
@@ -133,15 +187,18 @@ def main(argv: list[str] | None = None) -> int:
     if not (args.write or args.check):
         print(expected[TABLE], end="")
         return 0
+    problems = results_problems(_yaml().load(expected[DVC_YAML]), rules)
+    for line in problems:
+        print(f"{line}; take the path from ferflow.paths' layout (the rules' outputs)", file=sys.stderr)
     stale = [p for p, text in expected.items() if not (root / p).is_file() or (root / p).read_text() != text]
     if args.check:
         for path in stale:
             print(f"{path}: out of date with the import graph; run `make deps`, commit it", file=sys.stderr)
-        return 1 if stale else 0
+        return 1 if stale or problems else 0
     for path in stale:
         (root / path).write_text(expected[path])
         print(f"wrote {path}")
-    return 0
+    return 1 if problems else 0
 
 
 if __name__ == "__main__":

@@ -83,6 +83,13 @@ def test_the_walk_follows_imports_calls_strings_and_package_data(fake):
     assert _names(fake, b) == shell | package
 
 
+def test_a_module_listed_without_functions_counts_for_its_import_time_imports_only(fake):
+    # the CLI package loads every command's module, but runs only the chosen command's function
+    shell = {"__init__.py", "__main__.py", "cli.py", "shell.py", "errors.py"}
+    found = import_closure(fake, {"ferflow.cli": {"main"}, "ferflow.a": set()})
+    assert _names(fake, found) == shell | {"a.py", "dynamic.py"}  # not run(): not lazy.py
+
+
 def test_a_command_is_a_cli_subcommand(monkeypatch):
     monkeypatch.chdir(REPO)
     assert command_sources(Path("src/ferflow"), "data check")[0].parts[:2] == ("src", "ferflow")

@@ -3,14 +3,15 @@
 Snakemake and DVC compare files, not imports, so each rule lists the package files its commands load; this
 module derives that list from the import graph (an AST walk), so that no list is written by hand.
 
-`python -m ferflow <command>` runs ``ferflow/__main__.py``, which loads the CLI module and calls its `main`;
-`main` calls the command's function, which imports what the command needs lazily. So a command depends on
-the modules `__main__` and the CLI module load at import time, on the imports inside `main` and the
-command's function (and inside the functions of the CLI module they call), and on every module those
-import, with all of that module's imports, at any depth in its file (an import inside a function counts: it
-may run). Importing a module also runs its packages' ``__init__.py``. A string naming a ferflow module
-(``importlib.import_module("ferflow.models.ifdd")``, ``PackageLoader("ferflow.report", ...)``) counts as an
-import, and the files in a package's non-package folders (``report/templates``) belong to that package.
+`python -m ferflow <command>` runs ``ferflow/__main__.py``, which loads the CLI package (every command's
+module) and calls its `main`; `main` calls the command's function, which imports what the command needs
+lazily. So a command depends on the modules `__main__` and the CLI modules load at import time, on the
+imports inside `main` and the command's function (and inside the functions of its module they call), and on
+every module those import, with all of that module's imports, at any depth in its file (an import inside a
+function counts: it may run). Importing a module also runs its packages' ``__init__.py``. A string naming a
+ferflow module (``importlib.import_module("ferflow.models.ifdd")``, ``PackageLoader("ferflow.report", ...)``)
+counts as an import, and the files in a package's non-package folders (``report/templates``) belong to that
+package.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import argparse
 import ast
 import functools
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 PACKAGE = "ferflow"
@@ -41,8 +42,9 @@ def command_sources(package: Path, *commands: str) -> list[Path]:
 
 def import_closure(package: Path, entries: dict[str, set[str]]) -> list[Path]:
     """The files under `package` that ``python -m ferflow`` may load when it runs the `entries`' functions
-    (module name -> function names, e.g. ``{"ferflow.cli": {"main", "_cmd_report"}}``): see the module's
-    docstring for what counts."""
+    (module name -> function names, e.g. ``{"ferflow.cli": {"main"}, "ferflow.cli.report": {"_cmd_report"}}``;
+    a module listed with no function counts for its import-time imports only): see the module's docstring for
+    what counts."""
     todo = [f"{PACKAGE}.__main__", *entries]
     seen: set[str] = set()
     while todo:
@@ -50,23 +52,23 @@ def import_closure(package: Path, entries: dict[str, set[str]]) -> list[Path]:
         if name in seen:
             continue
         seen.add(name)
-        functions = frozenset(entries.get(name, ())) or None
+        functions = frozenset(entries[name]) if name in entries else None
         todo += _imports(package, name, functions)
     files = {path for name in seen if (path := _module_file(package, name))}
     return sorted({*files, *(data for name in seen for data in _package_data(package, name))})
 
 
 def _entry_functions(commands: tuple[str, ...]) -> dict[str, set[str]]:
-    """The CLI's `main` and the functions that run `commands` (each parser's ``func`` default), by module."""
+    """The CLI's `main` and the functions that run `commands` (each parser's ``func`` default), by module;
+    every other command's module with none (the CLI loads them all, but runs none of their functions)."""
     from ferflow.cli import build_parser, main  # imported here: the CLI imports the configuration schema
 
-    entries = {main.__module__: {main.__name__}}
+    entries: dict[str, set[str]] = {main.__module__: {main.__name__}}
+    entries |= {function.__module__: set() for function in _command_functions(build_parser())}
     for command in commands:
         parser = build_parser()
         for word in command.split():
-            # argparse offers no public view of a parser's subcommands
-            groups = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
-            choices = groups[0].choices if groups else {}
+            choices = _subcommands(parser)
             if word not in choices:
                 raise ValueError(f"ferflow has no command {command!r}")
             parser = choices[word]
@@ -75,6 +77,19 @@ def _entry_functions(commands: tuple[str, ...]) -> dict[str, set[str]]:
             raise ValueError(f"ferflow {command!r} is a group of commands; name one of them")
         entries.setdefault(function.__module__, set()).add(function.__name__)
     return entries
+
+
+def _subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    """A parser's subcommands by name (argparse offers no public view of them)."""
+    groups = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    return dict(groups[0].choices) if groups else {}
+
+
+def _command_functions(parser: argparse.ArgumentParser) -> list[Callable[..., int]]:
+    """The function of every command under `parser`, nested groups included."""
+    own = parser.get_default("func")
+    nested = [f for sub in _subcommands(parser).values() for f in _command_functions(sub)]
+    return [own, *nested] if own is not None else nested
 
 
 def _module_file(package: Path, name: str) -> Path | None:

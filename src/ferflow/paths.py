@@ -24,10 +24,13 @@ IFDD_JOB = f"{IFDD_RESULTS.as_posix()}/{{variant}}/fold_{{fold}}"
 DICEFER_JOB = f"{DICEFER_RESULTS.as_posix()}/{{model}}"
 STUDY_IFDD_CELL = f"{STUDY_RESULTS.as_posix()}/ifdd/{{variant}}/seed_{{seed}}/fold_{{fold}}"
 STUDY_DICEFER_CELL = f"{STUDY_RESULTS.as_posix()}/dicefer/{{setting}}/{{model}}/seed_{{seed}}"
-# Inside a job's folder: the trained model and its evaluation's metrics.
+# Inside a job's folder: the trained model and its evaluation's metrics and predictions. In a phase's folder:
+# its summary, and a study's table of one row per cell.
 MODEL_FILE = "model.pt"
 EVAL_METRICS = "eval/metrics.json"
+EVAL_PREDICTIONS = "eval/predictions.csv"
 SUMMARY_FILE = "summary.json"
+CELLS_TABLE = "cells.tsv"
 
 
 def synthetic_root(params: Params) -> Path:
@@ -60,7 +63,7 @@ def faceid_processed(params: Params) -> Path:
 
 def pretrained_trunk(trunk: str) -> Path:
     """The face-recognition trunk the pretraining stage writes (what `init: faceid` starts from)."""
-    return RESULTS / "pretrain" / trunk / "trunk.pt"
+    return PRETRAIN_RESULTS / trunk / "trunk.pt"
 
 
 def init_file(choice: str, family: str) -> Path | None:

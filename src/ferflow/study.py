@@ -16,13 +16,9 @@ import json
 from dataclasses import dataclass
 from typing import Literal
 
-from ferflow import jobs
+from ferflow import jobs, paths
 from ferflow.config import DiceFerParams, IFDDParams, Params, merge_overrides
 from ferflow.dataset_names import iter_folds
-
-ROOT = "results/study"
-IFDD_CELL = ROOT + "/ifdd/{variant}/seed_{seed}/fold_{fold}"
-DICEFER_CELL = ROOT + "/dicefer/{setting}/{model}/seed_{seed}"
 
 
 @dataclass(frozen=True)
@@ -39,8 +35,8 @@ class Cell:
     @property
     def folder(self) -> str:
         if self.family == "ifdd":
-            return IFDD_CELL.format(variant=self.model, seed=self.seed, fold=self.fold)
-        return DICEFER_CELL.format(setting=self.setting, model=self.model, seed=self.seed)
+            return paths.STUDY_IFDD_CELL.format(variant=self.model, seed=self.seed, fold=self.fold)
+        return paths.STUDY_DICEFER_CELL.format(setting=self.setting, model=self.model, seed=self.seed)
 
     @property
     def name(self) -> str:

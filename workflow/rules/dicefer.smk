@@ -7,7 +7,7 @@ rule train_dicefer:
         sources=ferflow_sources("gpu-run", "train-dicefer"),
         init=dicefer_init_input,
     output:
-        "results/dicefer/{model}/model.pt",
+        f"{paths.DICEFER_JOB}/{paths.MODEL_FILE}",
     wildcard_constraints:
         model=IMAGE_MODEL_PATTERN,
     params:
@@ -33,11 +33,11 @@ rule train_dicefer:
 
 rule evaluate_dicefer:
     input:
-        model="results/dicefer/{model}/model.pt",
+        model=f"{paths.DICEFER_JOB}/{paths.MODEL_FILE}",
         store=store_path("images"),
         sources=ferflow_sources("evaluate-dicefer"),
     output:
-        "results/dicefer/{model}/eval/metrics.json",
+        f"{paths.DICEFER_JOB}/{paths.EVAL_METRICS}",
     params:
         cli=FERFLOW,
         json=job_json({"dicefer": jobs.dicefer_evaluation_key(PARAMS.dicefer)}),

@@ -15,7 +15,7 @@ rule train_ifdd:
         init=ifdd_init_input,
         init_backbone=init_backbone_input,
     output:
-        "results/ifdd/{variant}/fold_{fold}/model.pt",
+        f"{paths.IFDD_JOB}/{paths.MODEL_FILE}",
     params:
         cli=FERFLOW,
         # Only what this job's result depends on (ferflow.jobs): other variants, folds, the runtime
@@ -40,11 +40,11 @@ rule train_ifdd:
 
 rule evaluate_ifdd:
     input:
-        model="results/ifdd/{variant}/fold_{fold}/model.pt",
+        model=f"{paths.IFDD_JOB}/{paths.MODEL_FILE}",
         store=store_path("clips"),
         sources=ferflow_sources("evaluate-ifdd"),
     output:
-        "results/ifdd/{variant}/fold_{fold}/eval/metrics.json",
+        f"{paths.IFDD_JOB}/{paths.EVAL_METRICS}",
     params:
         cli=FERFLOW,
         folder=lambda wildcards, output: os.path.dirname(output[0]),
@@ -59,12 +59,12 @@ rule evaluate_ifdd:
 rule summarize_ifdd:
     input:
         metrics=expand(
-            "results/ifdd/{variant}/fold_{fold}/eval/metrics.json", variant=PARAMS.ifdd.variants, fold=IFDD_FOLDS
+            f"{paths.IFDD_JOB}/{paths.EVAL_METRICS}", variant=PARAMS.ifdd.variants, fold=IFDD_FOLDS
         ),
         sources=ferflow_sources("summarize-ifdd"),
     output:
-        summary="results/ifdd/summary.json",
-        plots=directory("results/ifdd/plots"),
+        summary=str(paths.IFDD_RESULTS / paths.SUMMARY_FILE),
+        plots=directory(str(paths.IFDD_RESULTS / "plots")),
     params:
         cli=FERFLOW,
     log:

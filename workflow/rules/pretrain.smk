@@ -49,9 +49,9 @@ rule pretrain_faceid:
         faces=FACES,
         sources=ferflow_sources("gpu-run", "pretrain"),
     output:
-        trunk="results/pretrain/{trunk}/trunk.pt",
-        metrics="results/pretrain/{trunk}/metrics.json",
-        card="results/pretrain/{trunk}/model_card.json",
+        trunk=str(paths.pretrained_trunk("{trunk}")),
+        metrics=f"{paths.PRETRAIN_JOB}/metrics.json",
+        card=f"{paths.PRETRAIN_JOB}/model_card.json",
     wildcard_constraints:
         trunk="resnet18|mobilenetv2",
     params:
@@ -81,7 +81,7 @@ rule pretrain:
         metrics=expand(rules.pretrain_faceid.output.metrics, trunk=FACEID_TRUNKS),
         sources=ferflow_sources("summarize-pretrain"),
     output:
-        "results/pretrain/summary.json",
+        str(paths.PRETRAIN_RESULTS / paths.SUMMARY_FILE),
     params:
         cli=FERFLOW,
     log:

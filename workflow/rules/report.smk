@@ -13,10 +13,10 @@ rule report:
         dicefer=expand(rules.evaluate_dicefer.output, model=["dicefer", "baseline"]),
         pretrain=rules.pretrain.output,
     output:
-        html="reports/report.html",
-        pdf="reports/report.pdf",
+        html=str(paths.REPORTS / "report.html"),
+        pdf=str(paths.REPORTS / "report.pdf"),
         figures=[
-            report(f"reports/figures/{name}.png", caption=f"../report/{name}.rst", category="Figures")
+            report(str(paths.REPORTS / "figures" / f"{name}.png"), caption=f"../report/{name}.rst", category="Figures")
             for name in FIGURES
         ],
     params:

@@ -10,7 +10,7 @@ rule study_train_ifdd:
         sources=ferflow_sources("gpu-run", "train-ifdd"),
         init=study_init_input,
     output:
-        f"{S.IFDD_CELL}/model.pt",
+        f"{paths.STUDY_IFDD_CELL}/{paths.MODEL_FILE}",
     wildcard_constraints:
         variant=r"[^/]+",
         seed=r"\d+",
@@ -38,12 +38,12 @@ rule study_train_ifdd:
 
 rule study_evaluate_ifdd:
     input:
-        model=f"{S.IFDD_CELL}/model.pt",
+        model=f"{paths.STUDY_IFDD_CELL}/{paths.MODEL_FILE}",
         store=store_path("clips"),
         sources=ferflow_sources("evaluate-ifdd"),
     output:
-        metrics=f"{S.IFDD_CELL}/eval/metrics.json",
-        predictions=f"{S.IFDD_CELL}/eval/predictions.csv",
+        metrics=f"{paths.STUDY_IFDD_CELL}/{paths.EVAL_METRICS}",
+        predictions=f"{paths.STUDY_IFDD_CELL}/{paths.EVAL_PREDICTIONS}",
     wildcard_constraints:
         variant=r"[^/]+",
         seed=r"\d+",
@@ -64,7 +64,7 @@ rule study_train_dicefer:
         sources=ferflow_sources("gpu-run", "train-dicefer"),
         init=study_init_input,
     output:
-        f"{S.DICEFER_CELL}/model.pt",
+        f"{paths.STUDY_DICEFER_CELL}/{paths.MODEL_FILE}",
     wildcard_constraints:
         setting=r"[^/]+",
         model=IMAGE_MODEL_PATTERN,
@@ -90,12 +90,12 @@ rule study_train_dicefer:
 
 rule study_evaluate_dicefer:
     input:
-        model=f"{S.DICEFER_CELL}/model.pt",
+        model=f"{paths.STUDY_DICEFER_CELL}/{paths.MODEL_FILE}",
         store=store_path("images"),
         sources=ferflow_sources("evaluate-dicefer"),
     output:
-        metrics=f"{S.DICEFER_CELL}/eval/metrics.json",
-        predictions=f"{S.DICEFER_CELL}/eval/predictions.csv",
+        metrics=f"{paths.STUDY_DICEFER_CELL}/{paths.EVAL_METRICS}",
+        predictions=f"{paths.STUDY_DICEFER_CELL}/{paths.EVAL_PREDICTIONS}",
     wildcard_constraints:
         setting=r"[^/]+",
         model=IMAGE_MODEL_PATTERN,
@@ -113,12 +113,12 @@ rule study_evaluate_dicefer:
 
 rule study:
     input:
-        metrics=[f"{cell.folder}/eval/metrics.json" for cell in STUDY_CELLS],
-        predictions=[f"{cell.folder}/eval/predictions.csv" for cell in STUDY_CELLS],
+        metrics=[f"{cell.folder}/{paths.EVAL_METRICS}" for cell in STUDY_CELLS],
+        predictions=[f"{cell.folder}/{paths.EVAL_PREDICTIONS}" for cell in STUDY_CELLS],
         sources=ferflow_sources("summarize-study"),
     output:
-        summary=f"{S.ROOT}/summary.json",
-        table=f"{S.ROOT}/cells.tsv",
+        summary=str(paths.STUDY_RESULTS / paths.SUMMARY_FILE),
+        table=str(paths.STUDY_RESULTS / paths.CELLS_TABLE),
     params:
         cli=FERFLOW,
         json=params_json("study", "data"),

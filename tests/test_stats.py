@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from scipy import stats
+from statsmodels.stats.power import TTestPower
 
 from ferflow.config import validate_params
 from ferflow.evaluate import metrics as M
@@ -327,6 +328,15 @@ def test_power_when_two_cells_already_detect_the_target():
     """A spread so small that the solver has no root above two cells: two cells suffice, no NaN."""
     result = power(np.array([0.1, 0.1001, 0.1002]), folds=1)
     assert result["cells_for_target"] == 2 and result["seeds_for_target"] == 2
+
+
+def test_power_where_one_degree_of_freedom_gives_nan():
+    """A target 20 SDs wide: at two cells statsmodels' power is NaN and its solver does not converge (a
+    DICE-FER study stopped on it); three cells are counted directly instead."""
+    diffs = np.array([0.1, 0.1015, 0.103])  # SD 0.0015: the 3-point target is 20 SDs
+    assert np.isnan(TTestPower().power(0.03 / diffs.std(ddof=1), nobs=2, alpha=0.05))
+    result = power(diffs, folds=1)
+    assert result["cells_for_target"] == 3 and np.isfinite(result["min_detectable_t"])
 
 
 def test_compare_studies_pairs_only_the_common_cells(tmp_path):

@@ -239,22 +239,29 @@ def power(differences: np.ndarray, folds: int, draws: np.ndarray | None = None) 
         result["note"] = "every cell gives the same difference: no spread to size a study from"
         return result
     analysis = TTestPower()
-    effect = analysis.solve_power(nobs=len(d), alpha=ALPHA, power=POWER, alternative="two-sided")
-    target_effect = TARGET_UAR_DIFFERENCE / sd
-    if analysis.power(target_effect, nobs=2, alpha=ALPHA, alternative="two-sided") >= POWER:
-        cells_needed = 2  # the solver has no root below the smallest study; two cells already suffice
-    else:
-        needed = analysis.solve_power(
-            effect_size=target_effect, alpha=ALPHA, power=POWER, alternative="two-sided"
-        )
-        cells_needed = math.ceil(float(np.squeeze(needed)))
+    effect = float(
+        np.squeeze(analysis.solve_power(nobs=len(d), alpha=ALPHA, power=POWER, alternative="two-sided"))
+    )
+    cells_needed = _cells_for(analysis, TARGET_UAR_DIFFERENCE / sd)
     result |= {
-        "min_detectable_t": float(np.squeeze(effect)) * sd,
+        "min_detectable_t": effect * sd,
         "target": TARGET_UAR_DIFFERENCE,
         "cells_for_target": cells_needed,
         "seeds_for_target": math.ceil(cells_needed / max(folds, 1)),
     }
     return result
+
+
+def _cells_for(analysis: Any, effect: float, direct_up_to: int = 50) -> int:
+    """The fewest paired cells whose t-test reaches `POWER` against `effect` (difference / SD). Small studies
+    are counted directly: for large effects statsmodels' solver does not converge and its one-degree-of-
+    freedom power is NaN (numerically, not in truth), which counts as not enough here."""
+    for cells in range(2, direct_up_to):
+        achieved = analysis.power(effect, nobs=cells, alpha=ALPHA, alternative="two-sided")
+        if np.isfinite(achieved) and achieved >= POWER:
+            return cells
+    needed = analysis.solve_power(effect_size=effect, alpha=ALPHA, power=POWER, alternative="two-sided")
+    return math.ceil(float(np.squeeze(needed)))
 
 
 # ------------------------------------------------------------------------------------------------ verdict

@@ -320,6 +320,9 @@ def _study(root: Path, rng: np.random.Generator) -> None:
             probe = "identity_from_E" if cell.model == "dicefer" else "identity_from_embedding"
             metrics |= {"mig": {"value": float(rng.uniform())}, "probes": {probe: {"accuracy": 0.3}}}
         _json(root / cell.folder / "eval" / "metrics.json", metrics)
+        if cell.model == "ifdd_smallcnn":  # ISSM's dynamic frames land in the episode well above chance
+            episode = {"dynamic_in_episode": 0.6 + 0.05 * rng.random(), "static_in_episode": 0.2}
+            _json(root / cell.folder / "eval" / "issm_episode.json", episode | {"episode_share": 0.35})
         rows = [
             f"{i:03d},{CLASSES[t]},{CLASSES[q]}" for i, (t, q) in enumerate(zip(y, predicted, strict=True))
         ]
@@ -410,6 +413,9 @@ def test_numbers_sections_and_optimistic_label(built):
     assert "UAR, ifdd_mobilenetv2 vs baseline_mobilenetv2: ifdd_mobilenetv2 better than" in text
     assert "MIG, dicefer[paper] vs baseline[paper]:" in text
     assert "smallest\nUAR difference found with 80 % power" in text
+    issm = text.split("ISSM's dynamic frames against the true episode")[1].split("</table>")[0]
+    assert "<td>ifdd_smallcnn</td>" in issm
+    assert "ifdd_smallcnn: ISSM&#39;s dynamic frames fall in the true episode more often than chance" in issm
     assert text.count("cannot decide which model is better") == 2  # the single-run sections point to it
     assert "Not run" not in text and "Could not be read" not in text
 

@@ -14,7 +14,7 @@ from test_stats import CLASSES, _write_cell
 from test_workflow import TINY_PARAMS, snakemake
 
 from ferflow.config import validate_params
-from ferflow.evaluate.study_summary import summarize_study
+from ferflow.evaluate.study_summary import CellResult, issm_hit_rates, summarize_study
 from ferflow.study import Cell, cell_params_json, cells, shared_settings, study_folds
 
 #: IFDD and its baseline only (the demo's grid adds the controls, ablations and null control)
@@ -217,6 +217,9 @@ def test_a_setting_cell_trains_its_model(study_project):
     assert result.returncode == 0, result.stderr
     assert "--variant control_dynamics" in result.stdout
     assert "--out results/study/ifdd/null/seed_0/fold_1" in result.stdout
+    # the benchmark's ground truth reaches the evaluation, which then writes where ISSM's frames fell
+    evaluate = next(line for line in result.stdout.splitlines() if " evaluate-ifdd " in line)
+    assert "--truth data/raw/synthetic/tiny/ground_truth/clips.csv" in evaluate
 
 
 def test_a_cell_runs_with_the_runtime_its_overrides_give(study_project):
@@ -290,3 +293,29 @@ def test_study_runs_then_a_new_seed_and_fold_reuse_every_finished_cell(study_pro
     planned = set(re.findall(r"results/study/\S+/model\.pt", dry.stdout))
     assert len(planned) == 2 * 3 + 2  # IFDD: 2 variants x 3 new cells; DICE-FER: 2 models x 1 new seed
     assert not any("seed_0/fold_1/" in p or p.endswith("seed_0/model.pt") for p in planned), planned
+
+
+def test_issm_hit_rate_is_compared_with_a_random_frame_over_cells():
+    """Dynamic frames in the episode against the episode's share of the clip: a steady excess is called,
+    one that flips sign across cells is not, and variants without ISSM outputs are left out."""
+
+    def results(hits: list[float]) -> list[CellResult]:
+        episode = {"static_in_episode": 0.2, "episode_share": 0.4}
+        return [
+            CellResult(Cell("ifdd", "v", "", 0, fold), episode=episode | {"dynamic_in_episode": h})
+            for fold, h in enumerate(hits, 1)
+        ]
+
+    rates = issm_hit_rates(
+        {
+            "steady": results([0.61, 0.58, 0.63, 0.60, 0.59]),
+            "flips": results([0.55, 0.30, 0.52, 0.28, 0.45]),
+            "no_issm": [CellResult(Cell("ifdd", "v", "", 0, 1))],
+        }
+    )
+    assert set(rates) == {"steady", "flips"}
+    steady = rates["steady"]
+    assert steady["cells"] == 5 and steady["difference"] == pytest.approx(0.202)
+    assert steady["t_interval"][0] > 0 and "more often than chance" in steady["verdict"]
+    assert rates["flips"]["t_interval"][0] < 0 < rates["flips"]["t_interval"][1]
+    assert "no detectable difference" in rates["flips"]["verdict"]

@@ -29,6 +29,7 @@ STUDY_DICEFER_CELL = f"{STUDY_RESULTS.as_posix()}/dicefer/{{setting}}/{{model}}/
 MODEL_FILE = "model.pt"
 EVAL_METRICS = "eval/metrics.json"
 EVAL_PREDICTIONS = "eval/predictions.csv"
+ISSM_EPISODE_FILE = "issm_episode.json"  # beside an evaluation's metrics: ISSM's frames against the episode
 SUMMARY_FILE = "summary.json"
 CELLS_TABLE = "cells.tsv"
 

@@ -51,11 +51,12 @@ rule study_evaluate_ifdd:
     params:
         cli=FERFLOW,
         folder=lambda wildcards, output: os.path.dirname(output.metrics),
+        truth=TRUTH,
     log:
         "logs/study/evaluate_ifdd_{variant}_seed{seed}_fold{fold}.log",
     shell:
         "{params.cli} evaluate-ifdd --model {input.model} --store {input.store} --out {params.folder} "
-        "> {log} 2>&1"
+        "{params.truth} > {log} 2>&1"
 
 
 rule study_train_dicefer:

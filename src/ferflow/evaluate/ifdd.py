@@ -24,6 +24,7 @@ from ferflow.data.store import open_store
 from ferflow.evaluate import metrics as M
 from ferflow.models import model_from_saved
 from ferflow.models.issm import sample_positions
+from ferflow.paths import ISSM_EPISODE_FILE
 
 
 def load_trained(path: Path) -> tuple[torch.nn.Module, dict[str, Any]]:
@@ -158,9 +159,7 @@ def evaluate_ifdd(
     }
     write_json(out / "metrics.json", result)
     if truth_csv is not None and "idx_d" in outputs:
-        write_json(
-            out / "issm_episode.json", _episode_analysis(outputs, rows, store, model, saved, truth_csv)
-        )
+        write_json(out / ISSM_EPISODE_FILE, _episode_analysis(outputs, rows, store, model, saved, truth_csv))
     return result
 
 

@@ -19,6 +19,7 @@ import numpy as np
 from ferflow.config import CHANCE, Params
 from ferflow.core.atomic import write_json
 from ferflow.evaluate import stats as S
+from ferflow.paths import ISSM_EPISODE_FILE
 from ferflow.study import Cell, cells, shared_settings, study_folds
 
 _METRICS = {"ifdd": S.IFDD_METRICS, "dicefer": S.DICEFER_METRICS}
@@ -34,6 +35,7 @@ class CellResult:
     labels: np.ndarray | None = None  # class indices, in sample_ids' order
     correct: np.ndarray | None = None  # bool hits; the chance reference holds each sample's 1/K
     num_classes: int | None = None
+    episode: dict[str, Any] | None = None  # an IFDD cell's `issm_episode.json` (the embedded benchmark)
 
 
 def chance_results(results: list[CellResult]) -> list[CellResult]:
@@ -75,7 +77,41 @@ def read_cell(root: Path, cell: Cell, classes: dict[str, int]) -> CellResult | N
         result.sample_ids = np.array([r["sample_id"] for r in rows])
         result.labels = np.array([classes.setdefault(r["label"], len(classes)) for r in rows])
         result.correct = np.array([r["label"] == r["predicted"] for r in rows])
+    episode = folder / ISSM_EPISODE_FILE
+    if episode.is_file():
+        result.episode = json.loads(episode.read_text()) or None
     return result
+
+
+def issm_hit_rates(found: dict[str, list[CellResult]]) -> dict[str, dict[str, Any]]:
+    """Per IFDD variant with ISSM outputs: how often its dynamic frames fall in the true episode against a
+    random frame's chance (the episode's share of the clip), cell by cell, with the t-interval over cells of
+    the difference and its verdict (statistics of a whole test set: `VERDICT_RULE`'s t over cells)."""
+    rates = {}
+    for name, results in found.items():
+        cells = [r for r in results if r.episode]
+        if not cells:
+            continue
+        hit = np.array([r.episode["dynamic_in_episode"] for r in cells])
+        share = np.array([r.episode["episode_share"] for r in cells])
+        interval = S.t_interval(hit - share)
+        if interval is None:
+            text = f"{name}: ISSM's dynamic frames vs chance: one cell, no interval"
+        elif interval[0] > 0 or interval[1] < 0:
+            side = "more" if interval[0] > 0 else "less"
+            text = f"{name}: ISSM's dynamic frames fall in the true episode {side} often than chance"
+        else:
+            text = f"{name}: ISSM's dynamic frames vs chance: no detectable difference"
+        rates[name] = {
+            "cells": len(cells),
+            "dynamic_in_episode": float(hit.mean()),
+            "static_in_episode": float(np.mean([r.episode["static_in_episode"] for r in cells])),
+            "episode_share": float(share.mean()),
+            "difference": float((hit - share).mean()),
+            "t_interval": interval,
+            "verdict": text,
+        }
+    return rates
 
 
 def describe(results: list[CellResult], metrics: tuple[S.Metric, ...]) -> dict[str, Any]:
@@ -232,6 +268,7 @@ def summarize_study(params: Params, root: Path, out: Path, table: Path | None = 
         },
         "comparisons": comparisons,
         "verdicts": [c["verdict"]["text"] for c in comparisons],
+        "issm_episode": issm_hit_rates(found),
         "cells": [
             {"model": name, "fold": r.cell.fold, "seed": r.cell.seed, **r.values}
             for name, results in found.items()

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from ferflow.paths import EVAL_METRICS, IFDD_RESULTS, SUMMARY_FILE
+from ferflow.paths import EVAL_METRICS, IFDD_RESULTS, ISSM_EPISODE_FILE, SUMMARY_FILE
 from ferflow.report.figures import ifdd as figures
 from ferflow.report.figures.confusion import confusion_grid
 from ferflow.report.formatting import NA, not_run, pct, selection
@@ -80,7 +80,7 @@ def _runs(
                     "uar": (metrics or from_summary)["uar"],
                     "selection": selection(metrics) if metrics else {"text": NA, "optimistic": optimistic},
                     "history": reader.json(run_dir / "history.json"),
-                    "issm": reader.json(run_dir / "eval" / "issm_episode.json"),
+                    "issm": reader.json(run_dir / "eval" / ISSM_EPISODE_FILE),
                 }
             )
     return runs, missing

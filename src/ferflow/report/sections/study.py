@@ -47,6 +47,7 @@ def study_section(reader: Reader, gallery: Gallery) -> dict[str, Any]:
         "models": models,
         "cells": cells,
         "power": power,
+        "issm": [_issm_row(name, r) for name, r in (summary.get("issm_episode") or {}).items()],
         "missing": summary.get("missing") or [],
     }
     if comparisons:
@@ -111,3 +112,18 @@ def _power_row(c: dict[str, Any]) -> dict[str, Any] | None:
     if w:
         return {"pair": f"{c['a']} - {c['b']}", "note": w.get("note", "")}
     return None
+
+
+def _issm_row(model: str, r: dict[str, Any]) -> dict[str, Any]:
+    """Where one IFDD variant's ISSM put its dynamic frames, against a random frame's chance."""
+    interval = r.get("t_interval")
+    return {
+        "model": model,
+        "cells": r["cells"],
+        "dynamic": pct(r["dynamic_in_episode"], 1),
+        "static": pct(r["static_in_episode"], 1),
+        "chance": pct(r["episode_share"], 1),
+        "difference": diff(r["difference"], 100),
+        "interval": NA if not interval else " to ".join(diff(v, 100) for v in interval),
+        "verdict": r["verdict"],
+    }

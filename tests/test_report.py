@@ -515,3 +515,18 @@ def test_the_literature_is_a_validated_data_file():
         parse(text.replace("columns: [Class, Accuracy]", "colums: [Class, Accuracy]"), "x.yaml")
     with pytest.raises(ValueError, match=r"^x\.yaml: no table"):
         parse("{}", "x.yaml")
+
+
+def test_the_uar_war_figure_does_not_depend_on_the_global_random_state():
+    from ferflow.report.figures.ifdd import uar_war_bars
+
+    runs = [
+        {"variant": v, "fold": f, "uar": 0.3 + 0.1 * f, "war": 0.35 + 0.1 * f}
+        for v in ("ifdd_mobilenetv2", "baseline_mobilenetv2")
+        for f in range(1, 6)
+    ]
+    drawn = []
+    for seed in (1, 2):
+        np.random.seed(seed)
+        drawn.append(uar_war_bars(runs))
+    assert drawn[0] == drawn[1]

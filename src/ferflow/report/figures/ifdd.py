@@ -31,7 +31,8 @@ def uar_war_bars(runs: Sequence[Mapping[str, Any]], optimistic: Sequence[str] = 
         data = {"x": [r["variant"] for r in rows], "y": [r["value"] for r in rows]}
         hue = [r["metric"] for r in rows]
         sns.barplot(x=data["x"], y=data["y"], hue=hue, errorbar=None, palette=PALETTE, alpha=0.85, ax=ax)
-        sns.stripplot(
+        # a swarm places the folds' dots deterministically (a strip's jitter draws from the global RNG)
+        sns.swarmplot(
             x=data["x"], y=data["y"], hue=hue, dodge=True, palette="dark:black", size=3, legend=False, ax=ax
         )
         for container in ax.containers:

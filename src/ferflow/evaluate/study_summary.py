@@ -84,9 +84,10 @@ def read_cell(root: Path, cell: Cell, classes: dict[str, int]) -> CellResult | N
 
 
 def issm_hit_rates(found: dict[str, list[CellResult]]) -> dict[str, dict[str, Any]]:
-    """Per IFDD variant with ISSM outputs: how often its dynamic frames fall in the true episode against a
-    random frame's chance (the episode's share of the clip), cell by cell, with the t-interval over cells of
-    the difference and its verdict (statistics of a whole test set: `VERDICT_RULE`'s t over cells)."""
+    """Per IFDD variant: how often its dynamic frames (ISSM's; with `split: fixed` the odd steps, a
+    reference at chance) fall in the true episode against a random frame's chance (the episode's share of
+    the clip), cell by cell, with the t-interval over cells of the difference and its verdict (statistics
+    of a whole test set: `VERDICT_RULE`'s t over cells)."""
     rates = {}
     for name, results in found.items():
         cells = [r for r in results if r.episode]
@@ -96,12 +97,12 @@ def issm_hit_rates(found: dict[str, list[CellResult]]) -> dict[str, dict[str, An
         share = np.array([r.episode["episode_share"] for r in cells])
         interval = S.t_interval(hit - share)
         if interval is None:
-            text = f"{name}: ISSM's dynamic frames vs chance: one cell, no interval"
+            text = f"{name}: dynamic frames vs chance: one cell, no interval"
         elif interval[0] > 0 or interval[1] < 0:
             side = "more" if interval[0] > 0 else "less"
-            text = f"{name}: ISSM's dynamic frames fall in the true episode {side} often than chance"
+            text = f"{name}: dynamic frames fall in the true episode {side} often than chance"
         else:
-            text = f"{name}: ISSM's dynamic frames vs chance: no detectable difference"
+            text = f"{name}: dynamic frames vs chance: no detectable difference"
         rates[name] = {
             "cells": len(cells),
             "dynamic_in_episode": float(hit.mean()),

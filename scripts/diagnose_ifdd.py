@@ -143,6 +143,14 @@ ABLATIONS: dict[str, tuple[str, dict[str, Any], str]] = {
         {"pool_init": "default", "train": {"epochs": 16}},
         "pool_init: default, 16 epochs",
     ),
+    "smallcnn_pool_default_e24": (
+        "ifdd_smallcnn",
+        {"pool_init": "default", "train": {"epochs": 24}},
+        "pool_init: default, 24 epochs",
+    ),
+    # the demo's budget (issue 20, item 3): the controls at IFDD's longer schedule
+    "control_static_e16": ("control_static", {"train": {"epochs": 16}}, "16 epochs"),
+    "control_dynamics_e16": ("control_dynamics", {"train": {"epochs": 16}}, "16 epochs"),
     "smallcnn_head_norm": ("ifdd_smallcnn", {"model": {"head_norm": True}}, "head_norm: true"),
     "smallcnn_residual_head_norm": (
         "ifdd_smallcnn",

@@ -51,7 +51,7 @@ class StudyIFDDParams(Section):
         "smallcnn_no_lift": {"model": "ifdd_smallcnn", "lifting_weight": 0.0},
         "null_control": {"model": "control_dynamics", "train": {"permute_labels": True}},
     }
-    overrides: dict[str, Any] = {}  # merged into `ifdd`, e.g. {train: {epochs: 12}} or {init: none}
+    overrides: dict[str, Any] = {"train": {"epochs": 8}}  # merged into `ifdd`, e.g. {init: none}
     compare: list[tuple[Name, Name]] = [
         ("ifdd_smallcnn", "control_static"),  # the same CNN without IFDD's modules, mean over time
         ("ifdd_smallcnn", "control_dynamics"),  # the same CNN with a frame-difference channel

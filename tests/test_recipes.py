@@ -94,7 +94,7 @@ def test_dvc_sees_what_a_recipe_changed(project: Path) -> None:
     run(*git, "commit", "-qm", "demo params")
     assert main(["recipe", "apply", "ifdd_dfew", "--root", "DFEW"]) == 0
     diff = json.loads(run(str(BIN / "dvc"), "params", "diff", "--json"))["params.yaml"]
-    assert diff["ifdd.train.epochs"] == {"old": 8, "new": 100, "diff": 92}
+    assert diff["ifdd.train.epochs"] == {"old": 16, "new": 100, "diff": 84}
     assert diff["data.video.dataset"] == {"old": "synthetic", "new": "dfew"}
 
 

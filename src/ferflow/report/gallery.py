@@ -11,7 +11,7 @@ from ferflow.report.figures.style import DPI
 
 #: Every figure file written under ``figures/``: name -> title (captions: ``workflow/report/<name>.rst``).
 FIGURES: dict[str, str] = {
-    "ifdd_uar_war": "IFDD vs baseline: UAR and WAR",
+    "ifdd_uar_war": "IFDD and the other video models: UAR and WAR",
     "ifdd_per_class_recall": "IFDD: per-class recall",
     "ifdd_confusion": "IFDD: confusion matrices",
     "ifdd_learning_curves": "IFDD: learning curves",

@@ -40,7 +40,7 @@ def uar_war_bars(runs: Sequence[Mapping[str, Any]], optimistic: Sequence[str] = 
         ax.set_ylabel("% (bars: mean over folds; dots: folds)")
         ax.set_ylim(0, 100)
         ax.set_xlabel("")
-        title = "IFDD vs baseline: UAR and WAR on the test folds"
+        title = "Video models: UAR and WAR on the test folds"
         if optimistic:
             title += "\n* selected on the test fold: optimistic"
         ax.set_title(title)

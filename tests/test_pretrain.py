@@ -241,4 +241,7 @@ def test_init_per_family_and_the_trunks_to_pretrain():
     )
     assert faceid_trunks(p) == ["mobilenetv2", "resnet18"]
     assert faceid_trunks(validate_params({"ifdd": {"init": "none"}, "dicefer": {"init": "none"}})) == []
-    assert faceid_trunks(validate_params({})) == ["mobilenetv2", "resnet18"]  # params.yaml's starts
+    # params.yaml's starts: DICE-FER from faceid; the demo's video models are small CNNs from random weights
+    assert faceid_trunks(validate_params({})) == ["resnet18"]
+    paper_trunk = validate_params({"ifdd": {"variants": ["ifdd_mobilenetv2"]}})
+    assert faceid_trunks(paper_trunk) == ["mobilenetv2", "resnet18"]

@@ -43,6 +43,7 @@ def params(epochs=2, **train):
     return validate_params(
         {
             "ifdd": {
+                "variants": ["ifdd_mobilenetv2", "baseline_mobilenetv2"],
                 "init": "none",  # no pretraining stage here
                 "num_frames": 8,
                 "img_size": 32,
